@@ -1,0 +1,45 @@
+# make demo: set everything up, then run the main job on the built-in sample.
+# make test: set everything up, then run the whole test suite.
+# Both are idempotent: a second run only re-installs when setup.py changed.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.vsvsr-installed
+SYSTEM_TOOLS := ffmpeg x264 x265
+APT_PACKAGES := ffmpeg x264 x265
+
+# Python 3.12: a plain python3.12 where one exists, else a pyenv build (not on PATH here).
+PYTHON312 ?= $(or $(shell command -v python3.12 2>/dev/null),$(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 $(HOME)/.pyenv/versions/3.12*/bin/python3.12))))
+
+.PHONY: demo test setup system-tools clean
+
+demo: setup
+	$(VENV)/bin/vsvsr demo
+
+test: setup
+	$(PY) -m pytest -q
+
+setup: system-tools $(STAMP)
+
+system-tools:
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" -ne 0 ]; then \
+	    echo "missing system tools:$$missing; install them as root: sudo apt-get install -y $(APT_PACKAGES)" >&2; exit 1; \
+	  fi; \
+	  echo "installing$$missing with apt-get" >&2; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	fi
+
+$(VENV)/bin/python:
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: install python3.12 (e.g. 'pyenv install 3.12') or run make PYTHON312=/path/to/python3.12" >&2; exit 1; }
+	$(PYTHON312) -m venv $(VENV)
+
+$(STAMP): setup.py Makefile $(VENV)/bin/python
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' || { echo "$(VENV) is not Python 3.12: remove it (make clean) and run again" >&2; exit 1; }
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build *.egg-info out

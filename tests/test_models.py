@@ -1,0 +1,131 @@
+import pytest
+import torch
+from torch.nn.utils.parametrize import is_parametrized
+
+import vsvsr.models as models
+from conftest import perturb_nonlocal
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_names():
+    assert models.names() == ["rrdb", "residual", "lite"]
+
+
+@pytest.mark.parametrize("name, target", [("rrdb", 27e6), ("residual", 5e6)])
+def test_paper_models_parameter_counts(name, target):
+    assert abs(n_params(models.build(name)) - target) <= 0.1 * target
+
+
+def test_lite_parameter_budget():
+    assert n_params(models.build("lite")) <= 0.5e6
+
+
+def test_rrdb_blocks_are_dense_with_concatenation():
+    rrdb = models.build("rrdb").trunk[0]
+    assert len(rrdb.blocks) == 3
+    widths = [conv.in_channels for conv in rrdb.blocks[0].convs]
+    assert widths == [64, 96, 128, 160, 192]  # each conv sees the input and every earlier output
+
+
+@pytest.mark.parametrize("name", ["rrdb", "residual", "lite"])
+@pytest.mark.parametrize("t", [1, 3, 5])
+def test_shapes_any_window_and_odd_sizes(name, t):
+    torch.manual_seed(0)
+    model = models.build(name).eval()
+    x = torch.rand(2, t, 3, 7, 9)
+    with torch.no_grad():
+        y = model(x)
+    assert y.shape == (2, t, 3, 14, 18)
+    assert y.dtype == torch.float32
+
+
+def test_fresh_generator_starts_near_bicubic():
+    """The global skip adds the bicubic interpolation; the fresh body adds only a small residual."""
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 3, 16, 16)
+    bicubic = torch.nn.functional.interpolate(x[0], scale_factor=2, mode="bicubic", align_corners=False)
+    with torch.no_grad():
+        y = models.build("lite")(x)[0]
+    assert (y - bicubic).abs().mean() < 0.1
+
+
+def test_distant_frames_meet_only_in_the_non_local_block(lite):
+    """Frame 4 reaches frame 0 through the non-local block, not through the temporal conv (which
+    spans neighbours only): a fresh model, whose block is the identity, keeps frame 0 unchanged."""
+    x = torch.rand(1, 5, 3, 12, 12)
+    y = x.clone()
+    y[:, 4] = torch.rand(3, 12, 12)
+    fresh = models.build("lite").eval()
+    with torch.no_grad():
+        assert not torch.equal(lite(x)[:, 0], lite(y)[:, 0])
+        assert torch.equal(fresh(x)[:, 0], fresh(y)[:, 0])
+        assert not torch.equal(fresh(x)[:, 3], fresh(y)[:, 3])  # the temporal conv's reach
+
+
+def test_window_of_one_is_a_single_image_model():
+    torch.manual_seed(0)
+    model = perturb_nonlocal(models.build("lite")).eval()
+    x = torch.rand(3, 1, 3, 10, 11)
+    with torch.no_grad():
+        together = model(x)
+        apart = torch.cat([model(x[i : i + 1]) for i in range(3)])
+    assert torch.allclose(together, apart, atol=1e-5)
+
+
+def test_deterministic(lite):
+    x = torch.rand(1, 3, 3, 15, 13)
+    with torch.no_grad():
+        assert torch.equal(lite(x), lite(x))
+
+
+def test_x4_is_two_x2_passes(lite):
+    x = torch.rand(1, 3, 3, 9, 10)
+    with torch.no_grad():
+        x4 = models.upscale(lite, x, scale=4)
+        twice = models.upscale(lite, models.upscale(lite, x, scale=2), scale=2)
+    assert x4.shape == (1, 3, 3, 36, 40)
+    assert torch.equal(x4, twice)
+    assert x4.min() >= 0 and x4.max() <= 1
+
+
+def test_upscale_rejects_other_scales(lite):
+    with pytest.raises(ValueError, match="scale must be 2 or 4"):
+        models.upscale(lite, torch.rand(1, 1, 3, 8, 8), scale=3)
+
+
+def test_build_overrides_and_errors():
+    model = models.build("lite", num_blocks=2, pairwise="embedded_gaussian")
+    assert model.arch == "lite" and model.arch_params["num_blocks"] == 2
+    assert len(model.trunk) == 2
+    with pytest.raises(TypeError, match="unknown generator parameter"):
+        models.build("lite", num_layers=3)
+    with pytest.raises(KeyError, match="known models: rrdb, residual, lite"):
+        models.build("huge")
+
+
+def test_frame_evaluation_counter(lite):
+    with torch.no_grad():
+        lite(torch.rand(2, 5, 3, 8, 8))
+        models.upscale(lite, torch.rand(1, 3, 3, 8, 8), scale=4)
+    assert lite.frames_evaluated == 2 * 5 + 2 * 3
+
+
+def test_low_precision_body_keeps_float32_skip(lite):
+    x = torch.rand(1, 3, 3, 16, 16)
+    with torch.no_grad():
+        ref = lite(x)
+        low = lite.to(torch.bfloat16)(x)
+    assert low.dtype == torch.float32
+    assert (low - ref).abs().max() < 0.05
+
+
+def test_discriminator_gives_a_realness_map_per_pixel():
+    torch.manual_seed(0)
+    disc = models.UNetDiscriminator(num_feat=16)
+    assert any(is_parametrized(m, "weight") for m in disc.modules())  # spectral norm
+    frames = torch.rand(2, 3, 3, 21, 34)
+    assert disc(frames).shape == (2, 3, 1, 21, 34)
+    assert disc(frames[0]).shape == (3, 1, 21, 34)

@@ -1,0 +1,89 @@
+"""Trunk building blocks of the generators (paper 2.1, Fig. 9): residual blocks and RRDBs.
+
+Every activation is LeakyReLU(0.2) (paper Eq. 4-5). Residual branches are scaled before they are
+added back (ESRGAN's residual scaling), and their last convolution starts small, so a deep fresh
+trunk is close to the identity and trains stably.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+NEGATIVE_SLOPE = 0.2
+
+
+def lrelu() -> nn.LeakyReLU:
+    return nn.LeakyReLU(NEGATIVE_SLOPE, inplace=True)
+
+
+def conv3x3(in_ch: int, out_ch: int) -> nn.Conv2d:
+    return nn.Conv2d(in_ch, out_ch, 3, padding=1)
+
+
+def scale_init_(conv: nn.Conv2d, factor: float) -> None:
+    """Kaiming init scaled down: residual branches start near zero (BasicSR's default_init_weights)."""
+    nn.init.kaiming_normal_(conv.weight, a=NEGATIVE_SLOPE)
+    conv.weight.data.mul_(factor)
+    nn.init.zeros_(conv.bias)
+
+
+class ResidualBlock(nn.Module):
+    """x + s * conv(lrelu(conv(x))): the light model's trunk block (paper Fig. 9a)."""
+
+    def __init__(self, num_feat: int, res_scale: float) -> None:
+        super().__init__()
+        self.conv1 = conv3x3(num_feat, num_feat)
+        self.conv2 = conv3x3(num_feat, num_feat)
+        self.act = lrelu()
+        self.res_scale = res_scale
+        scale_init_(self.conv1, 0.1)
+        scale_init_(self.conv2, 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.res_scale * self.conv2(self.act(self.conv1(x)))
+
+
+class DenseResidualBlock(nn.Module):
+    """Five convolutions, each seeing the concatenation of the input and all earlier outputs
+    (the concatenation-style skip the paper takes from ESRGAN), then a scaled residual add."""
+
+    def __init__(self, num_feat: int, num_grow: int, res_scale: float) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList(
+            conv3x3(num_feat + i * num_grow, num_grow if i < 4 else num_feat) for i in range(5)
+        )
+        self.act = lrelu()
+        self.res_scale = res_scale
+        for conv in self.convs:
+            scale_init_(conv, 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for conv in self.convs[:-1]:
+            features.append(self.act(conv(torch.cat(features, dim=1))))
+        return x + self.res_scale * self.convs[-1](torch.cat(features, dim=1))
+
+
+class RRDB(nn.Module):
+    """Residual-in-residual dense block: three dense residual blocks and an outer scaled skip
+    (paper Eq. 8, Fig. 9b)."""
+
+    def __init__(self, num_feat: int, num_grow: int, res_scale: float) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(
+            *(DenseResidualBlock(num_feat, num_grow, res_scale) for _ in range(3))
+        )
+        self.res_scale = res_scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.res_scale * self.blocks(x)
+
+
+def make_trunk(kind: str, num_feat: int, num_blocks: int, num_grow: int, res_scale: float) -> nn.Sequential:
+    """The spatial feature extractor (paper 2.1, part two): `num_blocks` residual blocks or RRDBs."""
+    if kind == "residual":
+        return nn.Sequential(*(ResidualBlock(num_feat, res_scale) for _ in range(num_blocks)))
+    if kind == "rrdb":
+        return nn.Sequential(*(RRDB(num_feat, num_grow, res_scale) for _ in range(num_blocks)))
+    raise ValueError(f"trunk must be 'residual' or 'rrdb', not {kind!r}")

@@ -1,0 +1,114 @@
+"""The spatio-temporal x2 generator (paper 2.1, Fig. 8), one class for all three variants.
+
+The paper splits the network into four parts, and so does `forward`:
+
+1. channel expansion and temporal feature extraction: a 3D convolution over (time, y, x) lifts
+   RGB to `num_feat` channels while looking at the neighbouring frames, then a 3D non-local block
+   relates every position of the T x H x W window to every other;
+2. spatial feature extraction: the trunk (residual blocks or RRDBs), frame by frame;
+3. reconstruction: a convolution closing the trunk's long skip;
+4. upsampling and channel compression: pixel shuffle to twice the size, down to RGB.
+
+A global skip adds the bicubic-interpolated input, so the network learns only the missing
+detail. Every frame of the window comes out: (B, T, 3, h, w) -> (B, T, 3, 2h, 2w).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .blocks import conv3x3, lrelu, make_trunk, scale_init_
+from .nonlocal_block import NonLocalBlock3d
+
+
+class SpatioTemporalGenerator(nn.Module):
+    """x2 video super-resolution generator.
+
+    `unshuffle` > 1 folds each u x u block of pixels into channels before the network (Real-ESRGAN's
+    trick for small scales): every convolution then runs on u^2 fewer positions, and the final pixel
+    shuffle goes up by 2u. Inputs are padded (by edge replication) to a multiple of `unshuffle` and
+    the output is cropped back, so any h and w work. The padding is smaller than one folded
+    position, so every position the non-local block sees holds real pixels and it needs no mask.
+    """
+
+    def __init__(
+        self,
+        trunk: str = "rrdb",
+        num_feat: int = 64,
+        num_blocks: int = 23,
+        num_grow: int = 32,
+        res_scale: float = 0.2,
+        unshuffle: int = 1,
+        temporal_kernel: int = 3,
+        nonlocal_inner: int | None = None,
+        pairwise: str = "dot",
+        hr_conv: bool = True,
+    ) -> None:
+        super().__init__()
+        if temporal_kernel % 2 != 1:
+            raise ValueError(f"temporal_kernel must be odd, not {temporal_kernel}")
+        self.unshuffle = unshuffle
+        self.temporal_pad = temporal_kernel // 2
+        in_ch = 3 * unshuffle * unshuffle
+
+        # 1. channel expansion + temporal feature extraction
+        self.expand = nn.Conv3d(in_ch, num_feat, (temporal_kernel, 3, 3), padding=(0, 1, 1))
+        self.act = lrelu()
+        self.nonlocal_block = NonLocalBlock3d(num_feat, nonlocal_inner, pairwise)
+        # 2. spatial feature extraction
+        self.trunk = make_trunk(trunk, num_feat, num_blocks, num_grow, res_scale)
+        # 3. reconstruction
+        self.reconstruct = conv3x3(num_feat, num_feat)
+        # 4. upsampling (x2 overall, x2u on the folded grid) and channel compression to RGB
+        shuffle = 2 * unshuffle
+        if hr_conv:
+            self.upsample = nn.Sequential(
+                conv3x3(num_feat, num_feat * shuffle**2), nn.PixelShuffle(shuffle), lrelu(),
+                conv3x3(num_feat, num_feat), lrelu(), conv3x3(num_feat, 3),
+            )  # fmt: skip
+        else:
+            self.upsample = nn.Sequential(conv3x3(num_feat, 3 * shuffle**2), nn.PixelShuffle(shuffle))
+        # The detail starts small, so a fresh generator is close to its bicubic skip.
+        scale_init_([m for m in self.upsample if isinstance(m, nn.Conv2d)][-1], 0.1)
+
+        # Generator frame-evaluations, for the engine's cost accounting (frames in, not windows).
+        self.frames_evaluated = 0
+
+    @property
+    def size_multiple(self) -> int:
+        return self.unshuffle
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames: (B, T, 3, h, w) in [0, 1] -> (B, T, 3, 2h, 2w), float32.
+
+        The body runs in the parameters' dtype (fp16/bf16 when the model was cast); the bicubic
+        skip and the sum stay float32 so low-precision steps never reach the output's levels.
+        """
+        b, t, c, h, w = frames.shape
+        self.frames_evaluated += b * t
+        flat = frames.reshape(b * t, c, h, w)
+        base = F.interpolate(flat.float(), scale_factor=2, mode="bicubic", align_corners=False)
+        detail = self._detail(flat.to(self.expand.weight.dtype), b, t)
+        return (base + detail.float()).reshape(b, t, c, 2 * h, 2 * w)
+
+    def _detail(self, x: torch.Tensor, b: int, t: int) -> torch.Tensor:
+        """The learned residual for (B*T, 3, h, w) frames: (B*T, 3, 2h, 2w)."""
+        h, w = x.shape[-2:]
+        m = self.unshuffle
+        x = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="replicate")
+        if m > 1:
+            x = F.pixel_unshuffle(x, m)
+        feat = self._temporal_features(x, b, t)
+        feat = feat + self.reconstruct(self.trunk(feat))
+        return self.upsample(feat)[..., : 2 * h, : 2 * w]
+
+    def _temporal_features(self, x: torch.Tensor, b: int, t: int) -> torch.Tensor:
+        """Part 1 on (B*T, C_in, h, w): 3D conv over time, then the non-local block."""
+        _, c, h, w = x.shape
+        clip = x.reshape(b, t, c, h, w).transpose(1, 2)  # (B, C_in, T, h, w)
+        # Edge frames see themselves repeated (a held frame), not black frames.
+        clip = F.pad(clip, (0, 0, 0, 0, self.temporal_pad, self.temporal_pad), mode="replicate")
+        feat = self.nonlocal_block(self.act(self.expand(clip)))  # (B, C, T, h, w)
+        return feat.transpose(1, 2).reshape(b * t, -1, h, w)

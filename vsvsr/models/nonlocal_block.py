@@ -1,0 +1,86 @@
+"""The 3D non-local block (paper 2.1, Eq. 9-15): every position of a T x H x W window attends to
+every other one, which is how the generator mixes information across frames.
+
+    z_i = x_i + W_z y_i,    y_i = 1/C(x) * sum_j f(x_i, x_j) g(x_j)
+
+with theta, phi, g as 1x1 convolutions to `inner` channels and W_z initialised to zero (a fresh
+block is the identity). Two pairwise functions:
+
+- "dot" (the paper's, Eq. 13/18): f = theta_i . phi_j and C(x) = N. Because f is bilinear,
+  sum_j (theta_i . phi_j) g_j = (sum_j g_j phi_j^T) theta_i, so the block is computed as
+  theta . (phi^T g) / N: a C' x C' matrix per window instead of an N x N affinity, linear in the
+  number of positions. It is exact, not an approximation.
+- "embedded_gaussian" (Eq. 17): softmax over theta_i . phi_j, via scaled_dot_product_attention
+  (quadratic in positions; memory-efficient kernels keep it usable on small tiles).
+
+Positions that are padding (added to reach a size multiple) are masked out of the sum and of N,
+so a block on a padded tile sees exactly what it would see on the unpadded one.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PAIRWISE = ("dot", "embedded_gaussian")
+
+
+class NonLocalBlock3d(nn.Module):
+    def __init__(self, channels: int, inner: int | None = None, pairwise: str = "dot") -> None:
+        super().__init__()
+        if pairwise not in PAIRWISE:
+            raise ValueError(f"pairwise must be one of {PAIRWISE}, not {pairwise!r}")
+        inner = inner or max(channels // 2, 1)
+        self.pairwise = pairwise
+        # 1x1 convolutions over the flattened T*H*W positions.
+        self.theta = nn.Conv1d(channels, inner, 1)
+        self.phi = nn.Conv1d(channels, inner, 1)
+        self.g = nn.Conv1d(channels, inner, 1)
+        self.project = nn.Conv1d(inner, channels, 1)
+        nn.init.zeros_(self.project.weight)
+        nn.init.zeros_(self.project.bias)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, C, T, H, W); mask: (B, 1, T, H, W), true where a position is real, or None."""
+        b, c, t, h, w = x.shape
+        flat = x.reshape(b, c, t * h * w)  # (B, C, N)
+        theta, phi, g = self.theta(flat), self.phi(flat), self.g(flat)  # (B, C', N) each
+        keep = None if mask is None else mask.reshape(b, 1, t * h * w).to(x.dtype)
+        if self.pairwise == "dot":
+            y = _dot_product_linear(theta, phi, g, keep)
+        else:
+            y = _embedded_gaussian(theta, phi, g, keep)
+        return x + self.project(y).reshape(b, c, t, h, w)
+
+
+def _dot_product_linear(
+    theta: torch.Tensor, phi: torch.Tensor, g: torch.Tensor, keep: torch.Tensor | None
+) -> torch.Tensor:
+    """y = theta . (phi^T g) / N for (B, C', N) inputs; `keep` (B, 1, N) zeroes padded keys."""
+    if keep is None:
+        count = torch.full((theta.shape[0], 1, 1), theta.shape[-1], dtype=theta.dtype, device=theta.device)
+    else:
+        phi = phi * keep
+        count = keep.sum(dim=-1, keepdim=True).clamp_min(1)  # (B, 1, 1)
+    # Divide by sqrt(N) on both factors rather than by N once: the sum over N positions stays
+    # O(1) instead of O(N), so it neither overflows fp16 nor underflows it.
+    root = count.sqrt()
+    summary = (phi / root) @ (g / root).transpose(1, 2)  # (B, C', C') = sum_j phi_j g_j^T / N
+    return summary.transpose(1, 2) @ theta  # (B, C', N)
+
+
+def _embedded_gaussian(
+    theta: torch.Tensor, phi: torch.Tensor, g: torch.Tensor, keep: torch.Tensor | None
+) -> torch.Tensor:
+    """y_i = sum_j softmax_j(theta_i . phi_j) g_j; padded keys get no weight."""
+    attn_mask = None if keep is None else keep.bool().unsqueeze(1)  # (B, 1, 1, N) over keys
+    y = F.scaled_dot_product_attention(
+        theta.transpose(1, 2).unsqueeze(1),  # (B, 1, N, C') queries
+        phi.transpose(1, 2).unsqueeze(1),
+        g.transpose(1, 2).unsqueeze(1),
+        attn_mask=attn_mask,
+        scale=1.0,  # the paper's exp(theta . phi), not attention's 1/sqrt(d)
+    )
+    return y.squeeze(1).transpose(1, 2)  # (B, C', N)
+
