@@ -80,6 +80,14 @@ class SpatioTemporalGenerator(nn.Module):
     def size_multiple(self) -> int:
         return self.unshuffle
 
+    def to_channels_last(self) -> SpatioTemporalGenerator:
+        """Channels-last 2D convolutions, which oneDNN runs faster on CPU (bench/models.py);
+        the 3D and 1D layers keep their layout. Outputs are unchanged up to rounding."""
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                module.to(memory_format=torch.channels_last)
+        return self
+
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """frames: (B, T, 3, h, w) in [0, 1] -> (B, T, 3, 2h, 2w), float32.
 

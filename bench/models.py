@@ -1,0 +1,149 @@
+"""Generator cost on this machine's CPU.
+
+    .venv/bin/python bench/models.py            # all variants
+    .venv/bin/python bench/models.py --quick    # lite only, fewer repeats
+
+Table 1, per variant: parameters, GFLOPs per LR megapixel per frame, forward seconds per LR
+megapixel (T=5) in fp32 and bf16 (NCHW and channels-last), and achieved GFLOP/s as a share of a
+plain 2048^2 matmul's GFLOP/s in the same precision, measured in the same run.
+Table 2: the non-local block in linear form theta.(phi^T g)/N vs the quadratic N x N affinity,
+time and peak memory at LR tiles 16, 32, 64 (T=5). Each memory figure is the peak-RSS growth
+over the inputs, in a fresh process with the peak mark reset (Linux /proc), so allocations of
+earlier rows or of the imports cannot hide it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import vsvsr.models as models
+
+T = 5
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def seconds(fn, repeats: int) -> float:
+    """Best of `repeats` after one warm-up: the least-disturbed run on a shared machine."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def matmul_gflops(dtype: torch.dtype, repeats: int) -> float:
+    a, b = torch.randn(2048, 2048, dtype=dtype), torch.randn(2048, 2048, dtype=dtype)
+    return 2 * 2048**3 / seconds(lambda: a @ b, repeats) / 1e9
+
+
+def forward_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        model(x)
+    return counter.get_total_flops()
+
+
+def variant_rows(names: list[str], repeats: int) -> list[str]:
+    peak = {p: matmul_gflops(dtype, repeats) for p, dtype in PRECISIONS.items()}
+    rows = [f"plain matmul 2048^2: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s", ""]
+    rows.append("| model | params | GFLOP / LR MP / frame | precision | layout | s / LR MP (T=5) | GFLOP/s | of matmul |")
+    rows.append("|---|---:|---:|---|---|---:|---:|---:|")
+    for name in names:
+        torch.manual_seed(0)
+        # The paper's models cost ~100x lite per pixel: a single 64x64 window keeps them minutes.
+        batch, tile = (4, 64) if name == "lite" else (1, 64)
+        x = torch.rand(batch, T, 3, tile, tile)
+        lr_mp = batch * T * tile * tile / 1e6
+        base = models.build(name).eval()
+        flops = forward_flops(base, x)
+        n_params = sum(p.numel() for p in base.parameters())
+        for precision, dtype in PRECISIONS.items():
+            for layout in ("NCHW", "channels-last"):
+                model = models.build(name).eval().to(dtype)
+                if layout == "channels-last":
+                    model.to_channels_last()
+                with torch.inference_mode():
+                    s = seconds(lambda: model(x), repeats)
+                rate = flops / s / 1e9
+                rows.append(
+                    f"| {name} | {n_params / 1e6:.2f}M | {flops / lr_mp / 1e9:.0f} | {precision} | {layout} "
+                    f"| {s / lr_mp:.2f} | {rate:.0f} | {rate / peak[precision]:.0%} |"
+                )
+    return rows
+
+
+def quadratic_nonlocal(block: models.NonLocalBlock3d, x: torch.Tensor) -> torch.Tensor:
+    """The textbook form of the same block: materialises f(x_i, x_j) for all N^2 pairs."""
+    b, c = x.shape[:2]
+    flat = x.reshape(b, c, -1)
+    theta, phi, g = block.theta(flat), block.phi(flat), block.g(flat)
+    affinity = theta.transpose(1, 2) @ phi / flat.shape[-1]  # (B, N, N)
+    return x + block.project(g @ affinity.transpose(1, 2)).reshape(x.shape)
+
+
+def _nonlocal_cost(form: str, tile: int, repeats: int, queue) -> None:
+    """In a fresh process: best time, and peak-RSS growth over the inputs (MB)."""
+    torch.manual_seed(0)
+    block = models.NonLocalBlock3d(64, 32)
+    x = torch.randn(1, 64, T, tile, tile)
+    run = block if form == "linear" else lambda x: quadratic_nonlocal(block, x)
+    with torch.inference_mode():
+        Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS mark (Linux)
+        before = _status_kb("VmRSS")
+        s = seconds(lambda: run(x), repeats)
+        grown = _status_kb("VmHWM") - before
+    queue.put((s, grown / 1024))
+
+
+def _status_kb(field: str) -> int:
+    line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith(field))
+    return int(line.split()[1])
+
+
+def nonlocal_rows(repeats: int) -> list[str]:
+    # Large blocks straight from mmap and back: freed memory of one call cannot serve the
+    # next, so peak RSS sees each call's own allocations.
+    os.environ["MALLOC_MMAP_THRESHOLD_"] = "65536"
+    ctx = mp.get_context("spawn")
+    rows = ["| LR tile (T=5) | positions N | linear s | linear peak MB | quadratic s | quadratic peak MB |",
+            "|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    times = {}
+    for tile in (16, 32, 64):
+        result = {}
+        for form in ("linear", "quadratic"):
+            queue = ctx.Queue()
+            proc = ctx.Process(target=_nonlocal_cost, args=(form, tile, repeats, queue))
+            proc.start()
+            result[form] = queue.get()
+            proc.join()
+        times[tile] = result["linear"][0]
+        (ls, lm), (qs, qm) = result["linear"], result["quadratic"]
+        rows.append(f"| {tile} | {T * tile * tile} | {ls * 1e3:.2f} ms | {lm:.1f} | {qs * 1e3:.1f} ms | {qm:.1f} |")
+    ratio = times[64] / times[16]
+    rows.append("")
+    rows.append(f"linear time 64 / 16 = {ratio:.1f}x for 16x the positions (goal: at most {1.3 * 16:.1f}x)")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="lite only, 2 repeats")
+    args = parser.parse_args()
+    repeats = 2 if args.quick else 3
+    names = ["lite"] if args.quick else models.names()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print("\n".join(variant_rows(names, repeats)))
+    print()
+    print("\n".join(nonlocal_rows(repeats)))
+
+
+if __name__ == "__main__":
+    main()

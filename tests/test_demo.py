@@ -1,0 +1,39 @@
+import numpy as np
+import torch
+from PIL import Image
+
+from vsvsr.cli import main
+from vsvsr.resize import downsample, quantize8, upsample
+from vsvsr.sample import sample_clip
+
+
+def test_sample_clip_is_a_moving_real_photo():
+    clip = sample_clip(3)
+    assert clip.shape == (3, 3, 256, 384)
+    assert torch.equal(clip[1, :, :-1, :-2], clip[0, :, 1:, 2:])  # 2 px right, 1 px down per frame
+    assert clip.std() > 0.1
+
+
+def test_demo_writes_the_side_by_side_picture(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--frames", "3"]) == 0
+    out, err = capsys.readouterr()
+    assert "UNTRAINED" in err
+    picture = np.asarray(Image.open(tmp_path / "side_by_side.png"))
+    assert picture.shape == (2 * 256, 3 * 384, 3)  # rows x2 and x4; bicubic | model | original
+    assert str(tmp_path / "side_by_side.png") in out
+
+
+def test_models_lists_every_variant(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("rrdb", "residual", "lite"))
+
+
+def test_downsample_is_antialiased_bicubic_in_8_bit_levels():
+    clip = sample_clip(1)
+    lr = downsample(clip, 4)
+    assert lr.shape == (1, 3, 64, 96)
+    assert torch.equal(lr, quantize8(lr))
+    pil = np.asarray(Image.fromarray((clip[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).resize((96, 64), Image.BICUBIC))
+    assert np.abs(lr[0].permute(1, 2, 0).numpy() * 255 - pil).mean() < 0.5  # PIL's bicubic, not torch's default
+    assert upsample(lr, 4).shape == clip.shape
