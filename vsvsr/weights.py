@@ -108,6 +108,14 @@ class ModelDescriptor:
         return self
 
 
+def descriptor_of(model: torch.nn.Module) -> ModelDescriptor:
+    """The descriptor a loaded model carries, or its architecture's defaults for a fresh one."""
+    if getattr(model, "descriptor", None) is not None:
+        return model.descriptor
+    spec = models.spec_for(model.arch)
+    return ModelDescriptor(model.arch, dict(model.arch_params), window=spec.window, train_tiles=spec.train_tiles)
+
+
 def save(model: torch.nn.Module, path: str | os.PathLike, *, dtype: torch.dtype | None = None, **meta: Any) -> Path:
     """Write `model` (a generator from `vsvsr.models.build` or `load`) to a safetensors file.
 
@@ -122,11 +130,7 @@ def save(model: torch.nn.Module, path: str | os.PathLike, *, dtype: torch.dtype 
         raise TypeError(f"save: unknown descriptor field(s) {unknown}; settable: {sorted(settable)}")
     if not hasattr(model, "arch"):
         raise TypeError("save: model must come from vsvsr.models.build or vsvsr.weights.load")
-    base = getattr(model, "descriptor", None)
-    if base is None:
-        spec = models.spec_for(model.arch)
-        base = ModelDescriptor(model.arch, dict(model.arch_params), window=spec.window, train_tiles=spec.train_tiles)
-    descriptor = dataclasses.replace(base, **meta).validated("save")
+    descriptor = dataclasses.replace(descriptor_of(model), **meta).validated("save")
 
     tensors = {
         k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()

@@ -1,0 +1,240 @@
+"""The engine: windows on a fixed grid, scene cuts, cache, tiles and seams, x4, precision."""
+
+import hashlib
+import random
+import threading
+
+import pytest
+import torch
+
+import vsvsr.models as models
+from conftest import perturb_nonlocal
+from vsvsr.engine import Engine, Settings, TileGrid, WindowGrid, resolve
+from vsvsr.engine.settings import default_precision
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return perturb_nonlocal(models.build("lite", num_blocks=1), seed=1).eval()
+
+
+def clip_frames(n: int, h: int = 24, w: int = 28, seed: int = 0) -> torch.Tensor:
+    return torch.rand(n, 3, h, w, generator=torch.Generator().manual_seed(seed))
+
+
+def engine(model, **kw) -> Engine:
+    return Engine(model, Settings(precision="fp32", **kw))
+
+
+def digest(t: torch.Tensor) -> str:
+    return hashlib.sha256(t.numpy().tobytes()).hexdigest()
+
+
+# -- windows -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["context", "fast", "centre"])
+@pytest.mark.parametrize("length, cuts", [(1, []), (2, []), (17, []), (17, [5, 6, 12])])
+def test_grid_produces_every_frame_once_within_its_scene(mode, length, cuts):
+    grid = WindowGrid(length, 5, cuts, mode)
+    produced = [n for w in grid.windows() for n in range(w.first, w.first + w.count)]
+    assert produced == list(range(length))
+    for n in range(length):
+        w = grid.window_of(n)
+        _, lo, hi = grid.scene_of(n)
+        assert all(lo <= f < hi for f in w.frames)  # never crosses a cut
+        assert w.frames[w.position(n)] == n
+        if mode == "context" and hi - lo > 1:  # a neighbour on both sides, within the scene
+            pos = w.position(n)
+            assert 1 <= pos <= 3
+
+
+def test_centre_mode_centres_every_frame():
+    grid = WindowGrid(10, 5, [], "centre")
+    assert grid.window_of(4).frames == (2, 3, 4, 5, 6)
+    assert grid.window_of(0).frames == (0, 0, 0, 1, 2)
+
+
+# -- temporal behaviour --------------------------------------------------------------------------
+
+
+def test_positive_control_next_frame_changes_output(model):
+    """Without this, the temporal tests below could pass on a model that ignores time."""
+    frames = clip_frames(8)
+    changed = frames.clone()
+    changed[2] = torch.rand(3, 24, 28)
+    a = engine(model).clip(lambda i: frames[i], 8).frame(1)
+    b = engine(model).clip(lambda i: changed[i], 8).frame(1)
+    assert not torch.equal(a, b)
+
+
+def test_request_order_and_threads_do_not_change_frames(model):
+    frames = clip_frames(13)
+    eng = engine(model)
+
+    def run(order, threads=1):
+        server = eng.clip(lambda i: frames[i], 13, cuts=[7])
+        out = {}
+        if threads == 1:
+            for n in order:
+                out[n] = digest(server.frame(n))
+        else:
+            def work(ns):
+                for n in ns:
+                    out[n] = digest(server.frame(n))
+            pool = [threading.Thread(target=work, args=(order[k::threads],)) for k in range(threads)]
+            [t.start() for t in pool]
+            [t.join() for t in pool]
+        return out
+
+    sequential = run(list(range(13)))
+    shuffled = list(range(13))
+    random.Random(0).shuffle(shuffled)
+    assert run(shuffled) == sequential
+    assert run(shuffled * 2, threads=4) == sequential
+
+
+def test_scene_cut_isolates_scenes(model):
+    frames = clip_frames(12)
+    noisy = frames.clone()
+    noisy[:6] = torch.rand(6, 3, 24, 28)
+    a = engine(model).clip(lambda i: frames[i], 12, cuts=[6])
+    b = engine(model).clip(lambda i: noisy[i], 12, cuts=[6])
+    for n in range(6, 12):
+        assert torch.equal(a.frame(n), b.frame(n))
+    uncut = engine(model).clip(lambda i: noisy[i], 12)  # without the cut, the noise leaks in
+    assert not torch.equal(uncut.frame(6), a.frame(6))
+
+
+@pytest.mark.parametrize("length", [1, 2, 3])
+def test_short_clips_replicate(model, length):
+    frames = clip_frames(length)
+    server = engine(model).clip(lambda i: frames[i], length)
+    assert all(server.frame(n).shape == (3, 48, 56) for n in range(length))
+
+
+@pytest.mark.parametrize("mode, per_frame", [("context", 5 / 3), ("fast", 1.0), ("centre", 5.0)])
+def test_evaluations_per_output_frame(model, mode, per_frame):
+    length = 30  # a multiple of every stride, so no partial window at the end
+    frames = clip_frames(length)
+    eng = engine(model, mode=mode)
+    server = eng.clip(lambda i: frames[i], length)
+    for n in range(length):
+        server.frame(n)
+    assert eng.frames_evaluated == round(per_frame * length)
+    assert server.cached_windows <= 2
+
+
+def test_cuts_cost_a_bounded_number_of_extra_windows(model):
+    frames = clip_frames(30)
+    eng = engine(model, mode="fast")
+    server = eng.clip(lambda i: frames[i], 30, cuts=[12])
+    for n in range(30):
+        server.frame(n)
+    assert eng.frames_evaluated == 35  # one window straddles the cut and runs once per scene
+    assert eng.frames_evaluated / 30 <= 1.25
+
+
+def test_cache_stays_bounded_and_concurrent_requests_share_one_computation(model):
+    frames = clip_frames(40, 16, 16)
+    calls = []
+    eng = engine(model)
+    server = eng.clip(lambda i: calls.append(i) or frames[i], 40, cache_windows=2)
+    barrier = threading.Barrier(4)
+
+    def work():
+        barrier.wait()
+        server.frame(4)
+
+    pool = [threading.Thread(target=work) for _ in range(4)]
+    [t.start() for t in pool]
+    [t.join() for t in pool]
+    assert eng.frames_evaluated == 5  # four requests, one window computation
+    for n in range(40):
+        server.frame(n)
+    assert server.cached_windows == 2
+
+
+# -- x4, tiles, precision -----------------------------------------------------------------------
+
+
+def test_x4_equals_x2_applied_twice(model):
+    frames = clip_frames(6, 20, 22)
+    x2 = engine(model, scale=2)
+    first = x2.clip(lambda i: frames[i], 6)
+    once = torch.stack([first.frame(n) for n in range(6)])
+    second = x2.clip(lambda i: once[i], 6)
+    twice = torch.stack([second.frame(n) for n in range(6)])
+    x4 = engine(model, scale=4).clip(lambda i: frames[i], 6)
+    assert torch.equal(torch.stack([x4.frame(n) for n in range(6)]), twice)
+    assert twice.shape == (6, 3, 80, 88)
+
+
+@pytest.mark.parametrize("h, w, tile, overlap", [(40, 50, 16, 4), (17, 33, 16, 2), (9, 9, 16, 4)])
+def test_tiles_cover_the_frame_and_blend_to_identity(h, w, tile, overlap):
+    grid = TileGrid(h, w, tile, overlap)
+    assert all(0 <= t.y and t.y + t.h <= h and 0 <= t.x and t.x + t.w <= w for t in grid.tiles)
+    image = torch.rand(3, 2 * h, 2 * w)  # an "upscaled" frame: merging its own tiles gives it back
+    parts = [image[..., 2 * t.y : 2 * (t.y + t.h), 2 * t.x : 2 * (t.x + t.w)] for t in grid.tiles]
+    assert torch.allclose(grid.merge(parts), image, atol=1e-6)
+
+
+def seam_contrast(model, overlap: int) -> tuple[float, list[float]]:
+    """Mean |tiled - untiled| and, per vertical tile border, the gradient energy across it in the
+    tiled output relative to the same columns of the untiled output (1.0 = invisible)."""
+    frames = torch.nn.functional.avg_pool2d(clip_frames(5, 64, 64, seed=3), 5, 1, 2)  # smooth content
+    tiled = engine(model, tile=24, overlap=overlap).upscale_window(frames)
+    whole = engine(model, tile=64).upscale_window(frames)
+
+    def dx(img):  # mean |horizontal gradient| per column boundary
+        return (img[..., 1:] - img[..., :-1]).abs().mean(dim=(0, 1, 2))
+
+    ratios = [
+        float(dx(tiled)[2 * t.x - 2 : 2 * t.x + 1].mean() / dx(whole)[2 * t.x - 2 : 2 * t.x + 1].mean())
+        for t in TileGrid(64, 64, 24, overlap).tiles
+        if t.y == 0 and t.x > 0
+    ]
+    return float((tiled - whole).abs().mean()), ratios
+
+
+def test_no_visible_seams(model):
+    difference, ratios = seam_contrast(model, overlap=4)
+    assert difference < 1 / 255  # below one 8-bit level on average
+    assert all(abs(r - 1) < 0.1 for r in ratios)
+    # Negative control: hard cuts without overlap do show at the borders.
+    _, hard = seam_contrast(model, overlap=0)
+    assert any(abs(r - 1) > 0.1 for r in hard)
+
+
+def test_frames_smaller_than_a_tile_and_odd_sizes(model):
+    frames = clip_frames(3, 7, 11)
+    out = engine(model, tile=64).upscale_window(frames)
+    assert out.shape == (3, 3, 14, 22)
+
+
+def test_precision_defaults_and_low_precision_closeness(model):
+    assert default_precision(torch.device("cuda")) == "fp16"
+    assert default_precision(torch.device("cpu")) in ("bf16", "fp32")
+    frames = clip_frames(5, 32, 32)
+    ref = engine(model).upscale_window(frames)
+    low = Engine(model, Settings(precision="bf16")).upscale_window(frames)
+    assert low.dtype == torch.float32
+    assert (low - ref).abs().max() < 0.05
+    assert model.expand.weight.dtype == torch.float32  # the caller's model is untouched
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (Settings(scale=3), "scale must be 2 or 4"),
+        (Settings(tile=4), "tile must be at least 8"),
+        (Settings(tile=64, overlap=20), "overlap must be between 0 and tile / 4"),
+        (Settings(window=0), "window must be at least 1"),
+        (Settings(mode="sideways"), "mode must be one of"),
+        (Settings(precision="int8"), "precision must be one of"),
+    ],
+)
+def test_settings_errors_name_the_rule(settings, message):
+    with pytest.raises(ValueError, match=message):
+        resolve(settings, window=5, tile=64)

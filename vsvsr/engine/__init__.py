@@ -1,0 +1,56 @@
+"""The inference engine: windows, tiles, batching, precision and device, in plain torch.
+
+Both adapters (the VapourSynth filter and the ffmpeg pipeline) drive this one engine, so the
+same RGB frames and scene cuts give the same output through either:
+
+    engine = Engine(weights.load("lite"), Settings(scale=2))
+    clip = engine.clip(source, length, cuts)   # source(i) -> (3, h, w) float32 RGB in [0, 1]
+    frame = clip.frame(n)                      # (3, 2h, 2w) float32, any order, any thread
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..models import SpatioTemporalGenerator
+from ..weights import descriptor_of
+from .server import FrameServer, FrameSource
+from .settings import PRECISIONS, Resolved, Settings, default_precision, resolve
+from .tiles import TileGrid
+from .upscaler import WindowUpscaler
+from .windows import MODES, Window, WindowGrid
+
+
+class Engine:
+    """A generator with resolved settings; `clip` serves one clip's upscaled frames."""
+
+    def __init__(self, model: SpatioTemporalGenerator, settings: Settings = Settings(), num_streams: int = 1) -> None:
+        descriptor = descriptor_of(model)
+        self.descriptor = descriptor
+        self.settings: Resolved = resolve(settings, descriptor.window, descriptor.inference_tile, descriptor.size_multiple)
+        self.upscaler = WindowUpscaler(model, self.settings, num_streams)
+
+    @property
+    def frames_evaluated(self) -> int:
+        """Generator frame-evaluations so far (each window frame through each pass counts once)."""
+        return self.upscaler.frames_evaluated
+
+    def clip(self, source: FrameSource, length: int, cuts: tuple[int, ...] | list[int] = (), cache_windows: int = 2) -> FrameServer:
+        """Upscaled frames of a clip, by index. x4 is the paper's cascade: a second x2 server
+        whose source is the first, so engine x4 is exactly engine x2 applied to engine x2's
+        output (every frame entering the second pass had its own window's context)."""
+        grid = WindowGrid(length, self.settings.window, cuts, self.settings.mode)
+        server = FrameServer(self.upscaler, source, grid, cache_windows)
+        for _ in range(self.settings.scale // 2 - 1):
+            server = FrameServer(self.upscaler, server.frame, grid, cache_windows)
+        return server
+
+    def upscale_window(self, frames: torch.Tensor) -> torch.Tensor:
+        """(T, 3, h, w) -> (T, 3, 2h, 2w): one x2 pass over one window, no caching."""
+        return self.upscaler(frames)
+
+
+__all__ = [
+    "MODES", "PRECISIONS", "Engine", "FrameServer", "FrameSource", "Resolved", "Settings", "TileGrid",
+    "Window", "WindowGrid", "WindowUpscaler", "default_precision", "resolve",
+]  # fmt: skip

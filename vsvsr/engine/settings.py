@@ -1,0 +1,97 @@
+"""Engine settings: what the user may set, and the concrete values they resolve to.
+
+A `Settings` holds what the user passed (None = default); `resolve` turns it into `Resolved`
+with every value concrete, using the model's descriptor (window, inference tile) and the
+machine (device, precision). Both are frozen: settings travel and key caches, never mutate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .windows import MODES
+
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+SCALES = (2, 4)
+MIN_TILE = 8
+
+
+@dataclass(frozen=True)
+class Settings:
+    scale: int = 2
+    window: int | None = None  # frames per window; default: what the model was trained with
+    mode: str = "context"  # window layout, see windows.py
+    tile: int | None = None  # LR tile side; default: the model's inference tile
+    overlap: int | None = None  # LR pixels shared by neighbouring tiles; default: tile // 16, at least 2
+    device: str | None = None  # "cpu", "cuda", "cuda:1"; default: CUDA when available
+    precision: str | None = None  # "fp32", "fp16", "bf16"; default: see default_precision
+    batch: int = 16  # tiles per generator call (memory bound; batches never mix windows)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    scale: int
+    window: int
+    mode: str
+    tile: int
+    overlap: int
+    device: torch.device
+    precision: str
+    batch: int
+    channels_last: bool
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return PRECISIONS[self.precision]
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU has bf16 arithmetic (AVX512-BF16 or AMX). Read from the CPU's flags,
+    never measured, so the choice (and so the output) is the same under any load."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def default_precision(device: torch.device) -> str:
+    """fp16 on CUDA; on CPU bf16 where the CPU computes it natively, fp32 otherwise."""
+    if device.type == "cuda":
+        return "fp16"
+    return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
+def resolve(settings: Settings, window: int, tile: int, size_multiple: int = 1) -> Resolved:
+    """Concrete settings for a model trained with `window` frames and inference tile `tile`.
+    Raises ValueError with the rule broken and the fix."""
+    if settings.scale not in SCALES:
+        raise ValueError(f"scale must be 2 or 4, not {settings.scale}")
+    if settings.mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
+    window = settings.window if settings.window is not None else window
+    if window < 1:
+        raise ValueError(f"window must be at least 1 frame, not {window}")
+    tile = settings.tile if settings.tile is not None else tile
+    if tile < max(MIN_TILE, size_multiple):
+        raise ValueError(f"tile must be at least {max(MIN_TILE, size_multiple)} pixels, not {tile}")
+    overlap = settings.overlap if settings.overlap is not None else max(2, tile // 16)
+    if not 0 <= overlap <= tile // 4:
+        raise ValueError(f"overlap must be between 0 and tile / 4 ({tile // 4}), not {overlap}")
+    if settings.batch < 1:
+        raise ValueError(f"batch must be at least 1, not {settings.batch}")
+
+    device = torch.device(settings.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device is 'cuda' but torch sees no CUDA device; use device='cpu'")
+    precision = settings.precision or default_precision(device)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    # oneDNN's bf16 convolutions are fastest channels-last; fp32 ones are not (bench/models.py).
+    channels_last = device.type == "cpu" and precision == "bf16"
+    return Resolved(settings.scale, window, settings.mode, tile, overlap, device, precision,
+                    settings.batch, channels_last)  # fmt: skip
+

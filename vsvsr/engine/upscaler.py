@@ -1,0 +1,77 @@
+"""Upscaling one window x2: tiles, batches, precision and device.
+
+Each LR frame of the window is split into tiles, the tiles go through the generator in batches
+(always the same tiles of the same window together: batch composition changes kernels, and so
+bits), and the upscaled tiles are blended back into full frames. (x4 chains two of these
+through the frame server, see `Engine.clip`.)
+"""
+
+from __future__ import annotations
+
+import copy
+import queue
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+
+from ..models import SpatioTemporalGenerator
+from .settings import Resolved
+from .tiles import TileGrid
+
+
+class WindowUpscaler:
+    """(T, 3, h, w) float32 frames in [0, 1] -> (T, 3, 2h, 2w) float32 in [0, 1], on CPU.
+
+    Safe to call from several threads: on CPU calls run one at a time (each already uses all
+    of torch's threads); on CUDA up to `num_streams` run concurrently, each on its own stream.
+    """
+
+    def __init__(self, model: SpatioTemporalGenerator, settings: Resolved, num_streams: int = 1) -> None:
+        self.settings = settings
+        # A private copy: casting and moving must not change the caller's model.
+        self.model = copy.deepcopy(model).eval().requires_grad_(False).to(settings.device, settings.dtype)
+        if settings.channels_last:
+            self.model.to_channels_last()
+        self._slots: queue.Queue = queue.Queue()
+        if settings.device.type == "cuda":
+            for _ in range(num_streams):
+                self._slots.put(torch.cuda.Stream(settings.device))
+        else:
+            self._slots.put(None)
+
+        # Whole frames through the generator (a tiled frame counts once; the generator's own
+        # counter counts tile-frames).
+        self.frames_evaluated = 0
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        with self._slot() as stream, torch.inference_mode():
+            self.frames_evaluated += frames.shape[0]
+            out = self._x2(frames.to(self.settings.device, non_blocking=True)).cpu()
+            if stream is not None:
+                stream.synchronize()
+            return out
+
+    def _x2(self, frames: torch.Tensor) -> torch.Tensor:
+        """One generator pass over a whole window: tile, batch, merge, clamp."""
+        t, c, h, w = frames.shape
+        grid = TileGrid(h, w, self.settings.tile, self.settings.overlap)
+        upscaled = []
+        step = self.settings.batch
+        for i in range(0, len(grid.tiles), step):
+            crops = torch.stack([grid.crop(frames, tile) for tile in grid.tiles[i : i + step]])  # (B, T, 3, th, tw)
+            upscaled.extend(self.model(crops))  # B x (T, 3, 2th, 2tw), float32
+        return grid.merge(upscaled).clamp_(0, 1)
+
+    @contextmanager
+    def _slot(self) -> Iterator[torch.cuda.Stream | None]:
+        stream = self._slots.get()
+        try:
+            if stream is None:
+                yield None
+            else:
+                with torch.cuda.stream(stream):
+                    yield stream
+        finally:
+            self._slots.put(stream)
+
