@@ -42,7 +42,7 @@ def test_grid_produces_every_frame_once_within_its_scene(mode, length, cuts):
     assert produced == list(range(length))
     for n in range(length):
         w = grid.window_of(n)
-        _, lo, hi = grid.scene_of(n)
+        lo, hi = grid.scene_of(n)
         assert all(lo <= f < hi for f in w.frames)  # never crosses a cut
         assert w.frames[w.position(n)] == n
         if mode == "context" and hi - lo > 1:  # a neighbour on both sides, within the scene

@@ -14,7 +14,7 @@ import torch
 
 from ..models import SpatioTemporalGenerator
 from ..weights import descriptor_of
-from .server import FrameServer, FrameSource
+from .server import ClipServer, FrameSource, WindowCache
 from .settings import PRECISIONS, Resolved, Settings, default_precision, resolve
 from .tiles import TileGrid
 from .upscaler import WindowUpscaler
@@ -35,15 +35,15 @@ class Engine:
         """Generator frame-evaluations so far (each window frame through each pass counts once)."""
         return self.upscaler.frames_evaluated
 
-    def clip(self, source: FrameSource, length: int, cuts: tuple[int, ...] | list[int] = (), cache_windows: int = 2) -> FrameServer:
-        """Upscaled frames of a clip, by index. x4 is the paper's cascade: a second x2 server
+    def grid(self, length: int, cuts: tuple[int, ...] | list[int] = ()) -> WindowGrid:
+        return WindowGrid(length, self.settings.window, cuts, self.settings.mode)
+
+    def clip(self, source: FrameSource | None, length: int, cuts: tuple[int, ...] | list[int] = (),
+             cache_windows: int = 2) -> ClipServer:  # fmt: skip
+        """Upscaled frames of a clip, by index. x4 is the paper's cascade: a second x2 level
         whose source is the first, so engine x4 is exactly engine x2 applied to engine x2's
         output (every frame entering the second pass had its own window's context)."""
-        grid = WindowGrid(length, self.settings.window, cuts, self.settings.mode)
-        server = FrameServer(self.upscaler, source, grid, cache_windows)
-        for _ in range(self.settings.scale // 2 - 1):
-            server = FrameServer(self.upscaler, server.frame, grid, cache_windows)
-        return server
+        return ClipServer(self.upscaler, self.grid(length, cuts), self.settings.scale // 2, source, cache_windows)
 
     def upscale_window(self, frames: torch.Tensor) -> torch.Tensor:
         """(T, 3, h, w) -> (T, 3, 2h, 2w): one x2 pass over one window, no caching."""
@@ -51,6 +51,6 @@ class Engine:
 
 
 __all__ = [
-    "MODES", "PRECISIONS", "Engine", "FrameServer", "FrameSource", "Resolved", "Settings", "TileGrid",
+    "MODES", "PRECISIONS", "ClipServer", "Engine", "FrameSource", "WindowCache", "Resolved", "Settings", "TileGrid",
     "Window", "WindowGrid", "WindowUpscaler", "default_precision", "resolve",
 ]  # fmt: skip

@@ -3,7 +3,8 @@
 Adapters ask for frame n in any order and from any thread. The window that produces n comes
 from the fixed grid (windows.py); concurrent requests for one window wait on a single
 computation; finished windows stay in a small LRU cache for the neighbours that follow, so
-memory stays flat however long the clip.
+memory stays flat however long the clip. x4 chains two levels: the second level's source is
+the first level's output.
 """
 
 from __future__ import annotations
@@ -18,36 +19,30 @@ import torch
 from .windows import Window, WindowGrid
 
 FrameSource = Callable[[int], torch.Tensor]  # index -> (3, h, w) float32 RGB in [0, 1]
+UpscaleWindow = Callable[[torch.Tensor], torch.Tensor]  # (T, 3, h, w) -> (T, 3, 2h, 2w)
 
 
-class FrameServer:
-    def __init__(
-        self,
-        upscale_window: Callable[[torch.Tensor], torch.Tensor],
-        source: FrameSource,
-        grid: WindowGrid,
-        cache_windows: int = 2,
-    ) -> None:
+class WindowCache:
+    """One x2 level: windows computed on demand, merged across threads, kept LRU."""
+
+    def __init__(self, upscale_window: UpscaleWindow, capacity: int) -> None:
         self.upscale_window = upscale_window
-        self.source = source
-        self.grid = grid
-        self.cache_windows = max(1, cache_windows)
+        self.capacity = max(1, capacity)
         self._lock = threading.Lock()
         self._done: OrderedDict[tuple[int, int], torch.Tensor] = OrderedDict()
         self._running: dict[tuple[int, int], Future] = {}
 
-    @property
-    def cached_windows(self) -> int:
+    def __len__(self) -> int:
         return len(self._done)
 
-    def frame(self, n: int) -> torch.Tensor:
-        """Upscaled frame n: (3, s*h, s*w) float32 in [0, 1]."""
-        window = self.grid.window_of(n)
-        return self._outputs(window)[n - window.first]
+    def frame(self, n: int, grid: WindowGrid, source: FrameSource) -> torch.Tensor:
+        """Upscaled frame n: (3, 2h, 2w) float32 in [0, 1]."""
+        window = grid.window_of(n)
+        return self._outputs(window, source)[n - window.first]
 
-    def _outputs(self, window: Window) -> torch.Tensor:
-        """The frames `window` produces, (count, 3, H, W): from cache, from a computation already
-        running in another thread, or computed here."""
+    def _outputs(self, window: Window, source: FrameSource) -> torch.Tensor:
+        """The frames `window` produces, (count, 3, H, W): from the cache, from a computation
+        already running in another thread, or computed here."""
         key = window.key
         with self._lock:
             if key in self._done:
@@ -60,7 +55,7 @@ class FrameServer:
         if not owner:
             return future.result()
         try:
-            outputs = self._compute(window)
+            outputs = self._compute(window, source)
         except BaseException as err:
             with self._lock:
                 del self._running[key]
@@ -69,14 +64,47 @@ class FrameServer:
         with self._lock:
             del self._running[key]
             self._done[key] = outputs
-            while len(self._done) > self.cache_windows:
+            while len(self._done) > self.capacity:
                 self._done.popitem(last=False)
         future.set_result(outputs)
         return outputs
 
-    def _compute(self, window: Window) -> torch.Tensor:
-        loaded = {i: self.source(i) for i in sorted(set(window.frames))}
+    def _compute(self, window: Window, source: FrameSource) -> torch.Tensor:
+        loaded = {i: source(i) for i in sorted(set(window.frames))}
         frames = torch.stack([loaded[i] for i in window.frames])  # (T, 3, h, w)
         kept = slice(window.position(window.first), window.position(window.first) + window.count)
         # Keep only the produced frames: a clone, so the full window's memory is released.
         return self.upscale_window(frames)[kept].clone()
+
+
+class ClipServer:
+    """A clip's upscaled frames by index, through `passes` chained x2 levels (1: x2, 2: x4)."""
+
+    def __init__(self, upscale_window: UpscaleWindow, grid: WindowGrid, passes: int, source: FrameSource | None = None,
+                 cache_windows: int = 2) -> None:  # fmt: skip
+        self.grid = grid
+        self.source = source
+        self.levels = [WindowCache(upscale_window, cache_windows) for _ in range(passes)]
+
+    @property
+    def cached_windows(self) -> int:
+        return sum(len(level) for level in self.levels)
+
+    def frame(self, n: int, source: FrameSource | None = None, grid: WindowGrid | None = None) -> torch.Tensor:
+        """Upscaled frame n. `source` and `grid` override the clip's own for this request (the
+        VapourSynth adapter hands in the frames it fetched and the cuts it found near n)."""
+        source = source or self.source
+        grid = grid or self.grid
+        return self._level_frame(len(self.levels) - 1, n, grid, source)
+
+    def _level_frame(self, level: int, n: int, grid: WindowGrid, source: FrameSource) -> torch.Tensor:
+        below = source if level == 0 else (lambda i: self._level_frame(level - 1, i, grid, source))
+        return self.levels[level].frame(n, grid, below)
+
+    def sources_for(self, n: int, grid: WindowGrid | None = None) -> tuple[int, ...]:
+        """The source frames that producing frame n may read: its window's frames, through every level."""
+        grid = grid or self.grid
+        needed = {n}
+        for _ in self.levels:
+            needed = {i for m in needed for i in grid.window_of(m).frames}
+        return tuple(sorted(needed))

@@ -29,7 +29,7 @@ class Window:
     """One generator input: `frames` are source indices (replicated at scene edges); it produces
     the output frames `first` .. `first + count - 1`, found at positions `first - start` on."""
 
-    scene: int
+    scene: int  # first frame of the window's scene: the same in any grid that knows the cuts near it
     start: int  # grid position of frame slot 0 (may lie outside the scene)
     frames: tuple[int, ...]
     first: int
@@ -62,23 +62,28 @@ class WindowGrid:
         else:  # "fast", and "context" windows too short to keep context on both sides
             self.lead, self.stride = 0, size
 
-    def scene_of(self, n: int) -> tuple[int, int, int]:
-        """(scene index, first frame, end) of the scene holding frame n."""
+    def scene_of(self, n: int) -> tuple[int, int]:
+        """(first frame, end) of the scene holding frame n."""
         i = bisect.bisect_right(self.scene_starts, n) - 1
         end = self.scene_starts[i + 1] if i + 1 < len(self.scene_starts) else self.length
-        return i, self.scene_starts[i], end
+        return self.scene_starts[i], end
 
     def window_of(self, n: int) -> Window:
         """The window that produces output frame n."""
         if not 0 <= n < self.length:
             raise IndexError(f"frame {n} is outside a clip of {self.length} frames")
-        scene, lo, hi = self.scene_of(n)
+        lo, hi = self.scene_of(n)
         k = n // self.stride
         start = k * self.stride - self.lead
         first = max(k * self.stride, lo)
         last = min(k * self.stride + self.stride, hi)  # exclusive
         frames = tuple(min(max(start + j, lo), hi - 1) for j in range(self.size))
-        return Window(scene, start, frames, first, last - first)
+        return Window(lo, start, frames, first, last - first)
+
+    @property
+    def reach(self) -> int:
+        """How far from frame n a window producing n can look (and so how far cuts matter)."""
+        return self.size
 
     def windows(self) -> list[Window]:
         """Every window of the clip, in order; together they produce each frame exactly once."""
