@@ -30,6 +30,7 @@ FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DOWNSAMPLES = ("bicubic", "bilinear")
+DEFAULT_MODEL = "lite"  # the best shipped model: the default of core.vsr.SRGAN and vsvsr upscale
 
 
 class WeightsError(ValueError):

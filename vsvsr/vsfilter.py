@@ -1,0 +1,229 @@
+"""The VapourSynth side of vsr.SRGAN: formats in and out, and frames to and from the engine.
+
+The engine sees float32 RGB. Any other format is converted with the clip's own colour props
+(resolution-based defaults where absent), upscaled, and converted back to the input's format
+at the new size. `_Transfer` and `_Primaries` pass through untouched: the model learned
+gamma-encoded values, so there is no linearisation and no gamut mapping.
+
+Frames reach the engine without `get_frame` inside a callback (which can deadlock VapourSynth's
+thread pool): for output frame n, `std.FrameEval` looks at the props of the frames around n for
+scene cuts, works out which source frames the windows producing n read, and returns a one-frame
+`std.ModifyFrame` over exactly those frames; VapourSynth fetches them in parallel and the
+selector hands them to the engine.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import vapoursynth as vs
+import vsutil
+
+from . import weights
+from .engine import ClipServer, Engine, Settings, WindowGrid
+from .weights import DEFAULT_MODEL, WeightsError
+
+MIN_SIZE = 8  # pixels per side; below this a frame holds too little for a 3x3 network
+
+
+@dataclass(frozen=True)
+class Colour:
+    """How a YUV or GRAY clip maps to RGB: the resize arguments for both directions."""
+
+    matrix: str
+    range: str
+    chromaloc: str
+
+    def args(self, direction: str) -> dict[str, str]:
+        return {f"matrix{direction}_s": self.matrix, f"range{direction}_s": self.range,
+                f"chromaloc{direction}_s": self.chromaloc}  # fmt: skip
+
+
+_MATRIX = {1: "709", 4: "fcc", 5: "470bg", 6: "170m", 7: "240m", 8: "ycgco", 9: "2020ncl", 10: "2020cl"}
+_CHROMALOC = {0: "left", 1: "center", 2: "top_left", 3: "top", 4: "bottom_left", 5: "bottom"}
+
+
+def colour_of(clip: vs.VideoNode, props: vs.FrameProps) -> Colour:
+    """The clip's colour props (from its first frame), else what its resolution implies."""
+    matrix = _MATRIX.get(props.get("_Matrix", 2))
+    if matrix is None:
+        matrix = "709" if clip.width > 1024 or clip.height > 576 else "170m"
+    # R81 names the range prop _Range (1 = full); older sources write _ColorRange (0 = full).
+    full = props["_Range"] == 1 if "_Range" in props else props.get("_ColorRange") == 0
+    colour_range = "full" if full else "limited"
+    return Colour(matrix, colour_range, _CHROMALOC.get(props.get("_ChromaLocation", 0), "left"))
+
+
+def check_clip(clip: vs.VideoNode, props: vs.FrameProps) -> None:
+    """Raise vs.Error, naming the fix, for clips the filter cannot take."""
+    if not isinstance(clip, vs.VideoNode):
+        raise vs.Error("vsr.SRGAN: clip must be a video clip")
+    if clip.format is None or clip.format.id == vs.NONE:
+        raise vs.Error("vsr.SRGAN: clip must have a constant format; convert it first, e.g. with resize.Bicubic(format=...)")
+    if clip.width == 0 or clip.height == 0:
+        raise vs.Error("vsr.SRGAN: clip must have a constant size; resize it to one size first")
+    if clip.format.color_family not in (vs.RGB, vs.YUV, vs.GRAY):
+        raise vs.Error(f"vsr.SRGAN: cannot convert {clip.format.name} to RGB; pass an RGB, YUV or GRAY clip")
+    if clip.format.sample_type == vs.INTEGER and vsutil.get_depth(clip) > 16:
+        raise vs.Error(f"vsr.SRGAN: {clip.format.name} has more than 16 bits per sample; convert to RGBS first")
+    if clip.width < MIN_SIZE or clip.height < MIN_SIZE:
+        raise vs.Error(f"vsr.SRGAN: frames must be at least {MIN_SIZE}x{MIN_SIZE}, not {clip.width}x{clip.height}; "
+                       "pad them first, e.g. with std.AddBorders")  # fmt: skip
+    if props.get("_FieldBased", 0) in (1, 2):
+        raise vs.Error("vsr.SRGAN: clip is interlaced (_FieldBased is set); deinterlace it first, "
+                       "e.g. clip = core.bwdif.Bwdif(clip, field=1), or set _FieldBased=0 if it is progressive")  # fmt: skip
+
+
+def to_rgbs(clip: vs.VideoNode, colour: Colour) -> vs.VideoNode:
+    if clip.format.id == vs.RGBS:
+        return clip
+    if clip.format.color_family == vs.RGB:
+        return clip.resize.Point(format=vs.RGBS)
+    return clip.resize.Spline36(format=vs.RGBS, **colour.args("_in"))
+
+
+def from_rgbs(rgbs: vs.VideoNode, like: vs.VideoNode, colour: Colour) -> vs.VideoNode:
+    """RGBS back to `like`'s format (at rgbs' size)."""
+    fmt = like.format
+    if fmt.id == vs.RGBS:
+        return rgbs
+    if fmt.color_family == vs.RGB:
+        return rgbs.resize.Point(format=fmt.id)
+    return rgbs.resize.Spline36(format=fmt.id, **colour.args(""))
+
+
+def upscale_rgbs(rgbs: vs.VideoNode, props_clip: vs.VideoNode, engine: Engine) -> vs.VideoNode:
+    """RGBS clip -> RGBS clip upscaled by the engine's scale; frame props kept from the input.
+
+    `props_clip` (the clip as the user passed it) supplies the scene-cut props
+    (`_SceneChangePrev` / `_SceneChangeNext`, as scd.Detect sets them)."""
+    scale = engine.settings.scale
+    length = rgbs.num_frames
+    server = engine.clip(None, length)
+    blank = rgbs.std.BlankClip(width=rgbs.width * scale, height=rgbs.height * scale, length=1, keep=True)
+    # Cuts matter as far as the windows producing n (through every pass) can look.
+    reach = server.grid.reach * len(server.levels)
+    neighbours = [_shifted(props_clip, d) for d in range(-reach, reach + 1)]
+
+    def frame_n(n: int, f: list[vs.VideoFrame]) -> vs.VideoNode:
+        cuts = _cuts_near(n, reach, f, length)
+        grid = engine.grid(length, cuts)
+        needed = server.sources_for(n, grid)
+        selector = _Selector(server, grid, n, needed)
+        one = blank.std.ModifyFrame(clips=[blank] + [rgbs[i] for i in needed], selector=selector)
+        return one.std.Loop(times=0)  # frame n of an endless repeat of that one frame
+
+    return blank.std.Loop(times=length).std.FrameEval(frame_n, prop_src=neighbours)
+
+
+@dataclass(frozen=True)
+class _Selector:
+    server: ClipServer
+    grid: WindowGrid
+    n: int
+    needed: tuple[int, ...]
+
+    def __call__(self, n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
+        template, frames = f[0], f[1:]
+        loaded = dict(zip(self.needed, frames))
+        out = self.server.frame(self.n, source=lambda i: frame_to_tensor(loaded[i]), grid=self.grid)
+        fout = template.copy()
+        fout.props.clear()
+        fout.props.update(loaded[self.n].props)
+        for p in range(3):
+            np.copyto(np.asarray(fout[p]), out[p].numpy())
+        return fout
+
+
+def frame_to_tensor(frame: vs.VideoFrame) -> torch.Tensor:
+    """RGBS frame -> (3, h, w) float32 (a copy: VapourSynth owns the frame's memory)."""
+    return torch.from_numpy(np.stack([np.asarray(frame[p]) for p in range(3)]))
+
+
+def _shifted(clip: vs.VideoNode, d: int) -> vs.VideoNode:
+    """clip whose frame n is clip[n + d], clamped to the clip's ends."""
+    if d == 0:
+        return clip
+    if d > 0:
+        return clip[d:] + clip[-1] * d if d < clip.num_frames else clip[-1] * clip.num_frames
+    d = -d
+    return clip[0] * d + clip[:-d] if d < clip.num_frames else clip[0] * clip.num_frames
+
+
+def _cuts_near(n: int, reach: int, frames: list[vs.VideoFrame], length: int) -> list[int]:
+    """Scene starts within `reach` of n, from the props of frames n - reach .. n + reach."""
+    cuts = set()
+    for d, frame in zip(range(-reach, reach + 1), frames):
+        i = n + d
+        if not 0 <= i < length:
+            continue
+        if frame.props.get("_SceneChangePrev", 0) == 1:
+            cuts.add(i)
+        if frame.props.get("_SceneChangeNext", 0) == 1:
+            cuts.add(i + 1)
+    return sorted(cuts)
+
+
+def srgan(
+    clip: vs.VideoNode,
+    scale: int = 2,
+    model: str | None = None,
+    weights: str | None = None,
+    window: int | None = None,
+    tile: int | None = None,
+    overlap: int | None = None,
+    device: str | None = None,
+    precision: str | None = None,
+    num_streams: int = 1,
+    threads: int | None = None,
+    mode: str = "context",
+) -> vs.VideoNode:
+    """The body of `core.vsr.SRGAN`; see `vsvsr.vapoursynth_plugin.SRGAN` for the arguments."""
+    if not isinstance(clip, vs.VideoNode):
+        raise vs.Error("vsr.SRGAN: clip must be a video clip")
+    props = clip.get_frame(0).props if clip.num_frames else {}
+    check_clip(clip, props)
+    if scale not in (2, 4):
+        raise vs.Error(f"vsr.SRGAN: scale must be 2 or 4, not {scale}; for other sizes resize the result")
+    if model is not None and weights is not None:
+        raise vs.Error("vsr.SRGAN: pass either model= (a shipped model) or weights= (a file), not both")
+    if num_streams < 1:
+        raise vs.Error(f"vsr.SRGAN: num_streams must be at least 1, not {num_streams}")
+    if threads is not None and threads < 1:
+        raise vs.Error(f"vsr.SRGAN: threads must be at least 1, not {threads}")
+    try:
+        engine = _engine(weights or model or default_model(), Settings(scale, window, mode, tile, overlap, device, precision),
+                         num_streams)  # fmt: skip
+    except (WeightsError, ValueError) as err:
+        raise vs.Error(f"vsr.SRGAN: {err}") from None
+    if engine.settings.device.type == "cpu":
+        # Process-wide, like VapourSynth's own thread count, which it follows by default.
+        torch.set_num_threads(threads or vs.core.num_threads)
+
+    colour = colour_of(clip, props)
+    up = upscale_rgbs(to_rgbs(clip, colour), clip, engine)
+    return from_rgbs(up, clip, colour)
+
+
+def default_model() -> str:
+    """The best shipped model; a clear error while none ships."""
+    if DEFAULT_MODEL not in weights.shipped():
+        raise WeightsError(
+            "no trained model ships yet; pass weights=<file.safetensors> written by vsvsr.weights.save "
+            "(train one with: python -m training train --config training/configs/lite_cpu.yaml)"
+        )
+    return DEFAULT_MODEL
+
+
+def _engine(name_or_path: str, settings: Settings, num_streams: int) -> Engine:
+    path = weights.resolve(name_or_path)
+    return _cached_engine(str(path.resolve()), path.stat().st_mtime_ns, settings, num_streams)
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_engine(path: str, mtime_ns: int, settings: Settings, num_streams: int) -> Engine:
+    """Engines keyed on everything that changes their output: file (and its version), settings."""
+    return Engine(weights.load(path), settings, num_streams)
