@@ -37,7 +37,7 @@ $(VENV)/bin/python:
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: install python3.12 (e.g. 'pyenv install 3.12') or run make PYTHON312=/path/to/python3.12" >&2; exit 1; }
 	$(PYTHON312) -m venv $(VENV)
 
-$(STAMP): setup.py Makefile $(VENV)/bin/python
+$(STAMP): setup.py pyproject.toml vsvsr/native/vsr_shim.c Makefile $(VENV)/bin/python
 	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' || { echo "$(VENV) is not Python 3.12: remove it (make clean) and run again" >&2; exit 1; }
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'

