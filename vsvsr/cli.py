@@ -12,8 +12,9 @@ from . import models, weights
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    path = run_demo(Path(args.out), frames=args.frames)
-    print(f"side-by-side picture: {path}")
+    video, picture = run_demo(Path(args.out), frames=args.frames)
+    print(f"upscaled video (vspipe | x264): {video}")
+    print(f"side-by-side picture: {picture}")
     return 0
 
 
@@ -32,9 +33,9 @@ def _models(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="vsvsr", description="spatio-temporal SRGAN video super-resolution")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="upscale the built-in sample x2 and x4, write a side-by-side PNG")
+    demo = sub.add_parser("demo", help="upscale the built-in sample through core.vsr.SRGAN, vspipe and x264")
     demo.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
-    demo.add_argument("--frames", type=int, default=5, help="frames in the sample clip (default: 5)")
+    demo.add_argument("--frames", type=int, default=24, help="frames in the sample clip (default: 24)")
     demo.set_defaults(run=_demo)
     listing = sub.add_parser("models", help="list models, parameters and shipped weights")
     listing.set_defaults(run=_models)

@@ -1,10 +1,15 @@
-"""The main job on the built-in sample: upscale it x2 and x4, write a side-by-side picture.
+"""The main job on the built-in sample, the way users run it: a .vpy with core.vsr.SRGAN piped
+through vspipe into x264, muxed into an mkv, plus a side-by-side picture.
 
-Until trained weights ship, the generator is a fresh, untrained `lite`, and the demo says so.
+The sample is scikit-image's `chelsea` photo under a camera pan, downsampled x2 (the LR input),
+written as a lossless video; `filter_scripts/upscale_x264.sh` upscales it back. Until trained
+weights ship, the demo runs a fresh, untrained `lite` generator and says so.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,42 +18,74 @@ import torch
 from PIL import Image, ImageDraw
 
 from . import models, weights
-from .resize import downsample, quantize8, upsample
+from .resize import downsample, upsample
 from .sample import sample_clip
 
-DEMO_MODEL = "lite"
+FILTER_SCRIPTS = Path(__file__).resolve().parent.parent / "filter_scripts"
+SCALE = 2
 
 
-def demo_model() -> models.SpatioTemporalGenerator:
-    """The shipped demo model, or a fresh untrained one (said on stderr) until weights ship."""
-    if DEMO_MODEL in weights.shipped():
-        return weights.load(DEMO_MODEL)
+def demo_weights(out_dir: Path) -> Path:
+    """The default shipped model's file, or (until weights ship) a fresh untrained `lite`
+    written to `out_dir`, said plainly on stderr."""
+    if weights.DEFAULT_MODEL in weights.shipped():
+        return weights.resolve(weights.DEFAULT_MODEL)
     print(
-        f"note: no trained weights ship yet, so the demo runs an UNTRAINED '{DEMO_MODEL}' generator "
-        "(expect its bicubic skip plus noise-like texture); see weights/MODEL_CARD.md",
+        f"note: no trained weights ship yet, so the demo runs an UNTRAINED '{weights.DEFAULT_MODEL}' "
+        "generator (expect its bicubic skip plus noise-like texture); see weights/MODEL_CARD.md",
         file=sys.stderr,
     )
     torch.manual_seed(0)
-    return models.build(DEMO_MODEL).eval()
+    path = out_dir / f"untrained-{weights.DEFAULT_MODEL}.safetensors"
+    return weights.save(models.build(weights.DEFAULT_MODEL), path)
 
 
-def run_demo(out_dir: Path, frames: int = 5) -> Path:
-    """Upscale the sample clip x2 and x4 (from LR made by bicubic downsampling) and write
-    `out_dir/side_by_side.png`: per scale, the centre frame as bicubic | model | original."""
-    model = demo_model()
-    hr = sample_clip(frames)  # (T, 3, H, W)
-    centre = frames // 2
-    rows = []
-    for scale in models.SCALES:
-        lr = downsample(hr, scale)
-        with torch.inference_mode():
-            sr = models.upscale(model, lr.unsqueeze(0), scale)[0]
-        panels = [upsample(lr[centre], scale), quantize8(sr[centre]), hr[centre]]
-        rows.append(_labelled_row(panels, [f"bicubic x{scale}", f"{DEMO_MODEL} x{scale}", "original"]))
+def run_demo(out_dir: Path, frames: int = 24) -> tuple[Path, Path]:
+    """Writes `out_dir/sample_lr.mkv` (the input), `out_dir/sample_x2.mkv` (SRGAN x2 through
+    vspipe and x264) and `out_dir/side_by_side.png` (centre frame: bicubic | SRGAN | original)."""
+    out_dir = out_dir.resolve()  # vspipe evaluates scripts from their own folder
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "side_by_side.png"
-    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
-    return path
+    hr = sample_clip(frames)  # (T, 3, H, W)
+    lr = downsample(hr, SCALE)
+    source = out_dir / "sample_lr.mkv"
+    write_video(lr, source)
+    weight_file = demo_weights(out_dir)
+
+    video = out_dir / f"sample_x{SCALE}.mkv"
+    env = {**os.environ, "VSPIPE": str(Path(sys.executable).with_name("vspipe")), "PRESET": "fast"}
+    subprocess.run(
+        [str(FILTER_SCRIPTS / "upscale_x264.sh"), str(source), str(video), str(SCALE), "--", "-a", f"weights={weight_file}"],
+        env=env, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    centre = frames // 2
+    sr = read_frame(video, centre, hr.shape[-1], hr.shape[-2])
+    panels = [upsample(lr[centre], SCALE), sr, hr[centre]]
+    picture = out_dir / "side_by_side.png"
+    Image.fromarray(_labelled_row(panels, [f"bicubic x{SCALE}", f"SRGAN x{SCALE} (vspipe | x264)", "original"])).save(picture)
+    return video, picture
+
+
+def write_video(frames: torch.Tensor, path: Path) -> None:
+    """(T, 3, h, w) RGB in [0, 1] -> a lossless FFV1 mkv (4:2:0, like most sources), 24 fps."""
+    t, _, h, w = frames.shape
+    raw = (frames.permute(0, 2, 3, 1) * 255).round().to(torch.uint8).numpy().tobytes()
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "24",
+         "-i", "-", "-c:v", "ffv1", "-pix_fmt", "yuv420p", "-color_range", "tv", "-colorspace", "bt470bg",
+         str(path)],
+        input=raw, check=True,
+    )  # fmt: skip
+
+
+def read_frame(path: Path, n: int, w: int, h: int) -> torch.Tensor:
+    """Frame n of a video as (3, h, w) RGB in [0, 1]."""
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-vf", f"select=eq(n\\,{n})", "-frames:v", "1",
+         "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+        check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    return torch.from_numpy(np.frombuffer(raw, np.uint8).reshape(h, w, 3).copy()).permute(2, 0, 1).float() / 255
 
 
 def _labelled_row(images: list[torch.Tensor], labels: list[str]) -> np.ndarray:

@@ -169,7 +169,8 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
         raise WeightsError(
             f"model {name!r} has no shipped weights yet; train them with the training package "
             f"(python -m training train --config training/configs/{name}.yaml) and pass the file "
-            f"as weights=..., or use one of the shipped models: {', '.join(available) or 'none yet'}"
+            f"(weights= in VapourSynth, --weights on the command line), or use one of the shipped "
+            f"models: {', '.join(available) or 'none yet'}"
         )
     raise WeightsError(
         f"unknown model {name!r}; shipped models: {', '.join(available) or 'none yet'}; "

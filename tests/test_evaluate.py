@@ -1,0 +1,172 @@
+"""`python -m training evaluate` end to end on a tiny clip folder with a fresh lite model: the
+table, results.json, and an index.html that headless Chromium renders with every image."""
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+from training.__main__ import main
+from training.report import TABLE_COLUMNS
+from vsvsr import models, weights
+
+REPO = Path(__file__).resolve().parents[1]
+METRIC_KEYS = {"psnr_y", "ssim_y", "lpips", "tof", "tlp", "temporal_error", "seconds_per_mp"}
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory) -> Path:
+    """Two clips of a slowly panning astronaut: 3 frames of 64x56, 4 frames of 66x50 (which
+    the loader crops to 64x48)."""
+    root = tmp_path_factory.mktemp("clips")
+    photo = data.astronaut()
+    for name, frames, (width, height) in (("pan", 3, (64, 56)), ("odd_size", 4, (66, 50))):
+        (root / name).mkdir()
+        for t in range(frames):
+            frame = photo[180 + t : 180 + t + height, 200 + t : 200 + t + width]
+            Image.fromarray(frame).save(root / name / f"{t:04d}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def lite_weights(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    return weights.save(models.build("lite"), tmp_path_factory.mktemp("weights") / "lite.safetensors")
+
+
+@pytest.fixture(scope="module")
+def x2_run(tiny_data, lite_weights, tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    report = tmp_path_factory.mktemp("report") / "x2"
+    command = [sys.executable, "-m", "training", "evaluate", "--weights", str(lite_weights), "--scale", "2",
+               "--data", str(tiny_data), "--report", str(report)]  # fmt: skip
+    return subprocess.run(command, check=False, capture_output=True, text=True, cwd=REPO, timeout=600), report
+
+
+def test_prints_the_table(x2_run, tiny_data):
+    result, _ = x2_run
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    assert header == ["Dataset", "Method", "Scale", "Downsampling"] + [c[0] for c in TABLE_COLUMNS]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+    assert [r[1] for r in rows] == ["bicubic", "bilinear", "lanczos", "lite (untrained)"]
+    assert all(r[0] == tiny_data.name and r[2] == "x2" and r[3] == "bicubic" for r in rows)
+    assert all(float(cell) >= 0 for r in rows for cell in r[4:])
+
+
+def test_writes_results_json(x2_run, tiny_data):
+    _, report = x2_run
+    results = json.loads((report / "results.json").read_text())
+    settings = results["settings"]
+    assert settings | {"data": str(tiny_data), "scale": 2, "downsample": "bicubic", "crop": 2} == settings
+    assert [m["name"] for m in results["methods"]] == ["bicubic", "bilinear", "lanczos", "lite"]
+    assert results["methods"][-1] == {"name": "lite", "kind": "model", "trained": False}
+    assert results["model"]["arch"] == "lite" and results["model"]["trained"] is False
+    assert any("untrained" in note for note in results["notes"])
+    assert set(results["mean"]) == {"bicubic", "bilinear", "lanczos", "lite"}
+    assert all(set(values) == METRIC_KEYS for values in results["mean"].values())
+    assert [(c["name"], c["frames"], c["width"], c["height"]) for c in results["clips"]] == [
+        ("odd_size", 4, 64, 48),
+        ("pan", 3, 64, 56),
+    ]
+    for clip in results["clips"]:
+        for values in clip["metrics"].values():
+            assert set(values) == METRIC_KEYS | {"psnr_y_per_frame"}
+            assert len(values["psnr_y_per_frame"]) == clip["frames"]
+            assert np.isclose(np.mean(values["psnr_y_per_frame"]), values["psnr_y"])
+    psnr = {m: v["psnr_y"] for m, v in results["mean"].items()}
+    assert psnr["lanczos"] > psnr["bicubic"] > psnr["bilinear"]
+
+
+def test_report_opens_offline_with_every_image_loaded(x2_run):
+    _, report = x2_run
+    index = report / "index.html"
+    page = index.read_text()
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
+    for section in ("odd_size", "pan"):
+        assert f'id="{section}"' in page
+    assert page.count("<svg") == 2  # one PSNR-per-frame plot per clip
+
+    images = _render(index)
+    # Per clip: the overview, then crop, detail and temporal profile of 4 methods + ground truth.
+    assert images["count"] == 2 * (1 + 3 * 5)
+    assert images["broken"] == []
+
+
+def test_scale_4_with_bilinear_inputs_and_chosen_baselines(tiny_data, lite_weights, tmp_path, capsys):
+    code = main(["evaluate", "--weights", str(lite_weights), "--scale", "4", "--downsample", "bilinear",
+                 "--baselines", "lanczos", "--data", str(tiny_data), "--report", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert (results["settings"]["scale"], results["settings"]["downsample"]) == (4, "bilinear")
+    assert [m["name"] for m in results["methods"]] == ["lanczos", "lite"]
+    assert any("trained on bicubic inputs and is evaluated on bilinear" in n for n in results["notes"])
+    assert len(capsys.readouterr().out.strip().splitlines()) == 4
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--model", "nosuch"], "unknown model 'nosuch'"),
+        (["--model", "lite"], "has no shipped weights yet"),
+        (["--weights", "missing.safetensors"], "--weights: file missing.safetensors does not exist"),
+        (["--weights", "{weights}", "--scale", "3"], "argument --scale: invalid choice: 3"),
+        (["--weights", "{weights}", "--data", "no/such/folder"], "--data no/such/folder: no such folder"),
+        (["--weights", "{weights}", "--baselines", "bicubic,cubic"], "--baselines: unknown cubic"),
+        (["--weights", "{not_weights}"], "is not a readable safetensors file"),
+    ],
+)
+def test_user_errors_are_one_line(arguments, message, lite_weights, tmp_path, capsys):
+    not_weights = tmp_path / "notes.txt"
+    not_weights.write_text("not weights")
+    arguments = [a.format(weights=lite_weights, not_weights=not_weights) for a in arguments]
+    if "--scale" not in arguments:
+        arguments += ["--scale", "2"]
+    try:
+        code = main(["evaluate", *arguments, "--report", str(tmp_path / "report")])
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def _render(index: Path) -> dict:
+    """Open `index` in headless Chromium; count its images and list those that did not load."""
+    chromium, chromedriver = shutil.which("chromium"), shutil.which("chromedriver")
+    if chromium is None or chromedriver is None:
+        pytest.fail("headless Chromium is missing (Debian's chromium and chromium-driver): run `make setup`")
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        pytest.fail("selenium is missing: run `make setup` (it installs the test dependencies)")
+
+    options = Options()
+    options.binary_location = chromium
+    with tempfile.TemporaryDirectory() as profile:
+        for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={profile}"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(options=options, service=Service(chromedriver))
+        try:
+            driver.get(index.as_uri())  # returns after the load event: every image settled
+            return driver.execute_script(
+                "const images = [...document.images];"
+                "return {count: images.length,"
+                "        broken: images.filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)};"
+            )
+        finally:
+            driver.quit()
