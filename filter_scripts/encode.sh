@@ -43,13 +43,15 @@ else
     || { cat "$work/encoder.log" >&2; exit 1; }
 fi
 
-# Raw HEVC carries no timestamps: give the muxer the source's exact frame rate.
-video_opts=()
+# Raw HEVC carries no timestamps: wrap it in mp4 at the source's exact frame rate first (the
+# matroska muxer refuses raw packets without them).
 if [ "$encoder" = x265 ]; then
-  video_opts=(-r "$(ffprobe -v error -select_streams v:0 -show_entries stream=r_frame_rate -of csv=p=0 "$input")")
+  rate="$(ffprobe -v error -select_streams v:0 -show_entries stream=r_frame_rate -of csv=p=0 "$input")"
+  ffmpeg -v error -y -framerate "$rate" -i "$video" -c copy "$work/video.mp4"
+  video="$work/video.mp4"
 fi
 tmp_out="$(dirname "$output")/.$(basename "$output").partial.mkv"
-ffmpeg -v error -y "${video_opts[@]}" -i "$video" -i "$input" \
+ffmpeg -v error -y -i "$video" -i "$input" \
   -map 0:v:0 -map 1:a? -map 1:s? -map 1:t? -map_chapters 1 -map_metadata 1 \
   -c copy "$tmp_out" || { rm -f "$tmp_out"; exit 1; }
 mv -f "$tmp_out" "$output"
