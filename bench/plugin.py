@@ -1,0 +1,198 @@
+"""core.vsr.SRGAN on this machine: speed through VapourSynth, overheads, memory, window positions.
+
+    .venv/bin/python bench/plugin.py                    # lite (shipped, else a fresh one), CPU
+    .venv/bin/python bench/plugin.py --weights m.safetensors --device cuda
+
+Prints, at 960x540 input (x2):
+- output fps through VapourSynth (vsr.SRGAN, frames requested concurrently as vspipe does)
+  against the raw generator forward on the same tiles (goal: overhead at most 1.10x);
+- generator frame-evaluations per output frame, for each window mode;
+- tiling compute overhead: the tiled forward of one window against one untiled forward
+  (goal: at most 1.3x);
+- PSNR-Y by position in the window (fast mode, built-in evaluation clips): whether frames at a
+  window's edge lose anything;
+- peak RSS after 50 and after 300 output frames (goal: flat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import vapoursynth as vs
+
+from vsvsr import metrics, models, resize, weights
+from vsvsr.engine import MODES, Engine, Settings, TileGrid
+from vsvsr.vapoursynth_plugin import SRGAN
+from vsvsr.vsfilter import engine_for
+
+core = vs.core
+
+
+def model_file(args: argparse.Namespace, folder: Path) -> tuple[str, str]:
+    if args.weights:
+        return args.weights, args.weights
+    if weights.DEFAULT_MODEL in weights.shipped():
+        return str(weights.resolve(weights.DEFAULT_MODEL)), weights.DEFAULT_MODEL
+    torch.manual_seed(0)
+    path = weights.save(models.build(weights.DEFAULT_MODEL), folder / "fresh.safetensors")
+    return str(path), f"{weights.DEFAULT_MODEL} (untrained: speed only)"
+
+
+def moving_clip(width: int, height: int, length: int) -> vs.VideoNode:
+    """Smooth random content panning one pixel per frame, RGBS."""
+    rng = np.random.default_rng(0)
+    canvas = rng.random((3, height // 8 + 2, (width + length) // 8 + 2), dtype=np.float32)
+    canvas = torch.nn.functional.interpolate(torch.from_numpy(canvas)[None], scale_factor=8, mode="bicubic")[0].numpy()
+    blank = core.std.BlankClip(format=vs.RGBS, width=width, height=height, length=length)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        for p in range(3):
+            np.copyto(np.asarray(out[p]), canvas[p, :height, n : n + width].clip(0, 1))
+        return out
+
+    return blank.std.ModifyFrame(blank, fill)
+
+
+def fetch_all(clip: vs.VideoNode, count: int, in_flight: int) -> float:
+    """Seconds to fetch `count` frames with `in_flight` requests outstanding, as vspipe does."""
+    start = time.perf_counter()
+    pending = [clip.get_frame_async(n) for n in range(min(in_flight, count))]
+    for n in range(count):
+        pending[n].result()
+        if n + in_flight < count:
+            pending.append(clip.get_frame_async(n + in_flight))
+    return time.perf_counter() - start
+
+
+def speed_rows(path: str, settings: dict, frames: int) -> list[str]:
+    src = moving_clip(960, 540, frames)
+    engine = engine_for(path, Settings(**settings), 1)  # the engine vsr.SRGAN uses (cached)
+    fetch_all(SRGAN(src[:1], weights=path, **settings), 1, 1)  # warm-up: kernel selection
+    out = SRGAN(src, weights=path, **settings)
+    before = engine.frames_evaluated
+    seconds = fetch_all(out, frames, core.num_threads)
+    evaluated = engine.frames_evaluated - before
+
+    cfg = engine.settings
+    window = torch.rand(cfg.window, 3, 540, 960)
+    grid = TileGrid(540, 960, cfg.tile, cfg.overlap)
+    model = engine.upscaler.model
+    crops = torch.stack([grid.crop(window, t) for t in grid.tiles]).to(cfg.device)  # (tiles, T, 3, tile, tile)
+
+    def tiled() -> None:
+        for i in range(0, len(crops), cfg.batch):
+            model(crops[i : i + cfg.batch])
+
+    def untiled() -> None:
+        model(window[None].to(cfg.device))
+
+    with torch.inference_mode():
+        t_tiled, t_untiled = best_of(tiled), best_of(untiled)
+    # The raw forward for the same work: as many window-frames as VapourSynth's run evaluated.
+    raw_per_frame = t_tiled / cfg.window * evaluated / frames
+    per_frame = seconds / frames
+    out_mp = 1920 * 1080 / 1e6
+    return [
+        f"| VapourSynth (vsr.SRGAN, {core.num_threads} threads) | {1 / per_frame:.2f} | {per_frame / out_mp:.3f} |",
+        f"| raw generator forward, same tiles | {1 / raw_per_frame:.2f} | {raw_per_frame / out_mp:.3f} |",
+        "",
+        f"VapourSynth overhead over the raw forward: {per_frame / raw_per_frame:.2f}x (goal: at most 1.10x); "
+        f"{evaluated / frames:.2f} frame-evaluations per output frame",
+        f"tiling: {len(grid.tiles)} tiles of {cfg.tile} px, overlap {cfg.overlap}: tiled / untiled forward "
+        f"of one window = {t_tiled / t_untiled:.2f}x (goal: at most 1.3x)",
+        f"precision {cfg.precision}, device {cfg.device}, channels-last {cfg.channels_last}, window {cfg.window}",
+    ]
+
+
+def best_of(fn, repeats: int = 2) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def evaluation_rows(path: str, settings: dict) -> list[str]:
+    rows = ["| mode | evaluations per output frame (60 frames, one cut) |", "|---|---:|"]
+    clip = torch.rand(60, 3, 24, 32)
+    for mode in MODES:
+        engine = Engine(weights.load(path), Settings(**{**settings, "mode": mode}))
+        server = engine.clip(lambda i: clip[i], 60, cuts=[31])
+        for n in range(60):
+            server.frame(n)
+        rows.append(f"| {mode} | {engine.frames_evaluated / 60:.3f} |")
+    return rows
+
+
+def position_rows(path: str, settings: dict, max_clips: int) -> list[str]:
+    """PSNR-Y per window position in fast mode (edge frames see one side only)."""
+    from training.data import evalset  # the benchmark may use the training package's data
+
+    engine = Engine(weights.load(path), Settings(**{**settings, "mode": "fast"}))
+    by_position: dict[int, list[float]] = {}
+    for clip in evalset.builtin()[:max_clips]:
+        hr = clip.hr.float() / 255
+        lr = resize.downsample(hr, 2)
+        server = engine.clip(lambda i: lr[i], len(lr))
+        for n in range(len(lr)):
+            sr = resize.quantize8(server.frame(n))
+            window = server.grid.window_of(n)
+            psnr = metrics.psnr_y(sr[None], hr[n : n + 1], crop=2).item()
+            by_position.setdefault(window.position(n), []).append(psnr)
+    rows = ["| position in window (fast mode) | frames | mean PSNR-Y |", "|---:|---:|---:|"]
+    for pos in sorted(by_position):
+        rows.append(f"| {pos} | {len(by_position[pos])} | {statistics.fmean(by_position[pos]):.3f} |")
+    return rows
+
+
+def rss_rows(path: str, settings: dict) -> list[str]:
+    def peak_mb() -> float:
+        line = next(l for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM"))
+        return int(line.split()[1]) / 1024
+
+    out = SRGAN(moving_clip(320, 180, 300), weights=path, **settings)
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak mark: earlier rows must not count
+    marks = {}
+    for n in range(300):
+        out.get_frame(n)
+        if n + 1 in (50, 300):
+            marks[n + 1] = peak_mb()
+    return [f"peak RSS after 50 frames: {marks[50]:.0f} MB; after 300 frames: {marks[300]:.0f} MB (320x180 input)"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", help="weights file (default: the shipped default model, else a fresh lite)")
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: CUDA when available)")
+    parser.add_argument("--precision", default=None, help="fp32, fp16 or bf16 (default: the engine's)")
+    parser.add_argument("--frames", type=int, default=15, help="frames for the fps measurement (default 15)")
+    parser.add_argument("--clips", type=int, default=3, help="evaluation clips for PSNR by position (default 3)")
+    args = parser.parse_args()
+    settings = {k: v for k, v in (("device", args.device), ("precision", args.precision)) if v}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path, label = model_file(args, Path(tmp))
+        print(f"model: {label}; torch {torch.__version__}; VapourSynth R{core.core_version.release_major}")
+        print()
+        print("| path, 960x540 -> 1920x1080 | fps | s per output MP |")
+        print("|---|---:|---:|")
+        print("\n".join(speed_rows(path, settings, args.frames)))
+        print()
+        print("\n".join(evaluation_rows(path, settings)))
+        print()
+        print("\n".join(position_rows(path, settings, args.clips)))
+        print()
+        print("\n".join(rss_rows(path, settings)))
+
+
+if __name__ == "__main__":
+    main()
