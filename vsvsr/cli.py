@@ -1,12 +1,28 @@
-"""The `vsvsr` command: `vsvsr demo`, `vsvsr models`."""
+"""The `vsvsr` command.
+
+    vsvsr upscale in.mp4 out.mkv --weights my.safetensors --scale 2 --codec libx265 --crf 18
+    vsvsr info                 # torch device, VapourSynth version, whether core.vsr loads
+    vsvsr models               # models, parameters, shipped weights and their metrics
+    vsvsr export-onnx --weights my.safetensors --window 5 srgan_w5.onnx
+    vsvsr demo                 # the built-in sample through core.vsr.SRGAN, vspipe and x264
+
+Every error is one line on stderr and a non-zero exit status.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import platform
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
-from . import models, weights
+from . import __version__, models, weights
+
+EXIT_ERROR = 2
+EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -30,21 +46,176 @@ def _models(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _upscale(args: argparse.Namespace) -> int:
+    from .engine import Settings
+    from .pipeline import EncodeOptions, UpscaleOptions, upscale
+
+    if args.scale not in (2, 4):
+        raise ValueError(f"--scale must be 2 or 4, not {args.scale}; for other sizes add a resize with --vf-post")
+    options = UpscaleOptions(
+        input=Path(args.input),
+        output=Path(args.output),
+        model=args.weights or args.model or weights.DEFAULT_MODEL,
+        engine=Settings(scale=args.scale, tile=args.tile, device=args.device, precision=args.precision),
+        encode=EncodeOptions(args.codec, args.crf, args.preset, args.pix_fmt, args.vf_post),
+        vf_pre=args.vf_pre,
+        start=args.start,
+        end=args.end,
+        scene_threshold=args.scene_threshold,
+        segment_frames=args.segment_frames,
+        overwrite=args.overwrite,
+        resume=args.resume,
+    )
+    report = upscale(options, progress=not args.quiet)
+    logging.getLogger("vsvsr").info(
+        "%d frames in %.1f s: %d upscaled now (%.2f fps), %d from finished segments; %d generator frame-evaluations",
+        report.frames, report.seconds, report.upscaled, report.upscaled / max(report.streaming_seconds, 1e-9),
+        report.frames - report.upscaled, report.evaluated,
+    )  # fmt: skip
+    print(report.output)
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    import torch
+
+    from .engine import default_precision
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    cuda = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())) or "none"
+    print(f"vsvsr {__version__} on Python {platform.python_version()}")
+    print(f"torch {torch.__version__}: CUDA {'available' if torch.cuda.is_available() else 'not available'} (devices: {cuda})")
+    print(f"default device: {device}, default precision: {default_precision(device)}")
+    print(f"VapourSynth: {_vapoursynth_status()}")
+    print(f"ffmpeg: {_ffmpeg_status()}")
+    print(f"shipped weights: {', '.join(weights.shipped()) or 'none yet'}")
+    return 0
+
+
+# Run in a child Python: loading plugins can crash a process, and info must report, not crash.
+_VS_PROBE = """
+import vapoursynth as vs
+core = vs.core
+print(vs.__version__, "with core.vsr" if hasattr(core, "vsr") else "WITHOUT core.vsr")
+"""
+
+
+def _vapoursynth_status() -> str:
+    done = subprocess.run([sys.executable, "-c", _VS_PROBE], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        return f"does not load ({lines[-1] if lines else f'exit status {done.returncode}'})"
+    return done.stdout.strip()
+
+
+def _ffmpeg_status() -> str:
+    """ffmpeg's version, and whether it has the filters `vsvsr upscale` needs."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        return "not found (install ffmpeg, e.g. apt-get install ffmpeg)"
+    version = subprocess.run([ffmpeg, "-version"], capture_output=True, text=True, check=True).stdout.split()[2]
+    filters = subprocess.run([ffmpeg, "-hide_banner", "-filters"], capture_output=True, text=True, check=True).stdout.split()
+    missing = [f for f in ("zscale", "scdet") if f not in filters]
+    return f"{version} ({'lacks ' + ' and '.join(missing) + ': vsvsr upscale needs them' if missing else 'with zscale and scdet'})"
+
+
+def _export_onnx(args: argparse.Namespace) -> int:
+    from .onnx_export import export_onnx
+
+    model = weights.load(args.weights or args.model or weights.DEFAULT_MODEL)
+    path = export_onnx(model, args.window, args.output)
+    print(path)
+    return 0
+
+
+class _StderrHandler(logging.Handler):
+    """Log lines on stderr through tqdm, so they do not break a progress bar."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        prefix = "warning: " if record.levelno >= logging.WARNING else ""
+        tqdm.write(f"vsvsr: {prefix}{record.getMessage()}", file=sys.stderr)
+
+
+def _log_to_stderr() -> None:
+    logger = logging.getLogger("vsvsr")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
+    logger.setLevel(logging.INFO)
+
+
+def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--model", help=f"a shipped model (default: {weights.DEFAULT_MODEL})")
+    which.add_argument("--weights", help="a .safetensors file written by vsvsr.weights.save")
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vsvsr", description="spatio-temporal SRGAN video super-resolution")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("upscale", help="upscale a video file through ffmpeg (audio, subtitles, chapters copied)",
+                        description="Upscale any video ffmpeg reads; resumable (--resume) after a crash or Ctrl-C.")  # fmt: skip
+    up.add_argument("input", metavar="INPUT")
+    up.add_argument("output", metavar="OUTPUT", help="the container follows its extension (.mkv, .mp4, ...)")
+    up.add_argument("--scale", type=int, default=2, help="2 or 4 (default: 2)")
+    _model_arguments(up)
+    up.add_argument("--vf-pre", metavar="GRAPH", help="ffmpeg filters before upscaling, e.g. bwdif or crop=1920:800")
+    up.add_argument("--vf-post", metavar="GRAPH", help="ffmpeg filters after upscaling, e.g. unsharp or scale=1920:-2")
+    up.add_argument("--codec", default="libx264", help="ffmpeg video encoder (default: libx264)")
+    up.add_argument("--crf", type=float, help="quality, for encoders that take it (default: 18)")
+    up.add_argument("--preset", help="encoder preset (default: the encoder's)")
+    up.add_argument("--pix-fmt", help="output pixel format (default: the input's)")
+    up.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when available)")
+    up.add_argument("--precision", help="fp32, fp16 or bf16 (default: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32)")
+    up.add_argument("--tile", type=int, help="LR tile side in pixels (default: the model's)")
+    up.add_argument("--start", metavar="T", help="start at this input position (seconds or HH:MM:SS.ms)")
+    up.add_argument("--end", metavar="T", help="end at this input position")
+    up.add_argument("--scene-threshold", type=float, default=10.0, metavar="X",
+                    help="scdet score (0-100) that starts a new scene; 0: no scene cuts (default: 10)")  # fmt: skip
+    up.add_argument("--segment-frames", type=int, default=240, metavar="N",
+                    help="frames per resumable segment (default: 240)")  # fmt: skip
+    up.add_argument("--overwrite", action="store_true", help="replace OUTPUT, discard an unfinished job")
+    up.add_argument("--resume", action="store_true", help="continue an interrupted job, reusing finished segments")
+    up.add_argument("--quiet", action="store_true", help="no progress bar")
+    up.set_defaults(run=_upscale)
+
+    info = sub.add_parser("info", help="torch device, VapourSynth version, whether core.vsr loads")
+    info.set_defaults(run=_info)
+
+    listing = sub.add_parser("models", help="list models, parameters and shipped weights")
+    listing.set_defaults(run=_models)
+
+    onnx = sub.add_parser("export-onnx", help="write a fixed-window ONNX graph for vs-mlrt (core.ort.Model)")
+    _model_arguments(onnx)
+    onnx.add_argument("--window", type=int, default=5, metavar="T", help="frames per window (default: 5)")
+    onnx.add_argument("output", metavar="OUT.onnx")
+    onnx.set_defaults(run=_export_onnx)
+
     demo = sub.add_parser("demo", help="upscale the built-in sample through core.vsr.SRGAN, vspipe and x264")
     demo.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     demo.add_argument("--frames", type=int, default=24, help="frames in the sample clip (default: 24)")
     demo.set_defaults(run=_demo)
-    listing = sub.add_parser("models", help="list models, parameters and shipped weights")
-    listing.set_defaults(run=_models)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _log_to_stderr()
+    from .pipeline import Interrupted, PipelineError
+
     try:
         return args.run(args)
-    except (weights.WeightsError, ValueError) as err:
+    except Interrupted as err:
         print(f"vsvsr {args.command}: {err}", file=sys.stderr)
-        return 2
+        return EXIT_INTERRUPTED
+    except (PipelineError, weights.WeightsError, ValueError) as err:
+        print(f"vsvsr {args.command}: {err}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"vsvsr {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

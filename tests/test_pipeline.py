@@ -1,0 +1,144 @@
+"""vsvsr upscale end to end on generated inputs (real ffmpeg), and the pipeline's parts."""
+
+import subprocess
+from fractions import Fraction
+
+import pytest
+from pipeline_media import chapters, make_input, packet_hashes, streams, tiny_weights
+
+from vsvsr.cli import main
+from vsvsr.engine import ClipServer
+from vsvsr.pipeline import PipelineError
+from vsvsr.pipeline.mux import Container, plan_stream
+from vsvsr.pipeline.probe import Colour, Stream, pixel_format, probe
+from vsvsr.pipeline.scan import scan, video_format
+from vsvsr.pipeline.segments import plan_segments
+from vsvsr.pipeline.tools import chain, filter_spec
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    return tiny_weights(tmp_path_factory.mktemp("w") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    return make_input(tmp_path_factory.mktemp("in") / "in.mkv")
+
+
+def upscale(*args: str) -> int:
+    return main(["upscale", *map(str, args), "--quiet", "--precision", "fp32"])
+
+
+@pytest.mark.parametrize("suffix, subtitle_codec", [(".mkv", "subrip"), (".mp4", "mov_text")])
+def test_streams_frames_rate_and_colour_carried(source, model_file, tmp_path, suffix, subtitle_codec, capsys):
+    output = tmp_path / f"out{suffix}"
+    assert upscale(source, output, "--weights", model_file, "--segment-frames", "12") == 0
+    assert capsys.readouterr().out.strip() == str(output)
+    video, audio, subtitle, *_ = streams(output)  # (mp4 adds a text track holding the chapters)
+    assert (video["width"], video["height"], int(video["nb_read_frames"])) == (128, 96, 48)
+    assert video["r_frame_rate"] == "24000/1001" and video["avg_frame_rate"] == "24000/1001"
+    assert (video["color_space"], video["color_primaries"], video["color_transfer"], video["color_range"]) == \
+        ("bt709", "bt709", "bt709", "tv")  # fmt: skip
+    assert packet_hashes(output, "a") == packet_hashes(source, "a")  # audio copied byte for byte
+    assert audio["codec_name"] == "aac"
+    assert subtitle["codec_name"] == subtitle_codec and int(subtitle["nb_read_frames"]) == 2
+    assert chapters(output) == ["one", "two"]
+    assert [p.name for p in tmp_path.iterdir()] == [output.name]  # no work folder left
+
+
+def test_start_end_and_x4(source, model_file, tmp_path):
+    output = tmp_path / "cut.mkv"
+    assert upscale(source, output, "--weights", model_file, "--scale", "4", "--start", "0.5", "--end", "1.0",
+                   "--codec", "ffv1") == 0  # fmt: skip
+    video, audio, _ = streams(output)
+    assert (video["width"], video["height"]) == (256, 192)
+    assert abs(int(video["nb_read_frames"]) - 12) <= 1  # half a second at 23.976 fps
+    assert abs(int(audio["nb_read_frames"]) - 22) <= 2  # and of 44.1 kHz audio in 1024-sample packets
+
+
+def test_failure_mid_run_leaves_nothing_at_output_and_resumes(source, model_file, tmp_path, monkeypatch, capsys):
+    output = tmp_path / "out.mkv"
+    real_frame = ClipServer.frame
+
+    def failing(self, n, *args, **kwargs):
+        if n == 30:
+            raise PipelineError("simulated failure")
+        return real_frame(self, n, *args, **kwargs)
+
+    monkeypatch.setattr(ClipServer, "frame", failing)
+    assert upscale(source, output, "--weights", model_file, "--segment-frames", "12", "--codec", "ffv1") == 2
+    assert "simulated failure" in capsys.readouterr().err
+    assert not output.exists()
+    work = tmp_path / ".out.mkv.vsvsr"
+    assert sorted(p.name for p in work.glob("segment*")) == ["segment00000.nut", "segment00001.nut"]
+
+    monkeypatch.setattr(ClipServer, "frame", real_frame)
+    assert upscale(source, output, "--weights", model_file, "--segment-frames", "12", "--codec", "ffv1") == 2
+    assert "--resume to continue it" in capsys.readouterr().err  # never discards work silently
+    assert upscale(source, output, "--weights", model_file, "--segment-frames", "12", "--codec", "libx264",
+                   "--resume") == 2  # fmt: skip
+    assert "was started with other settings (encode)" in capsys.readouterr().err
+    assert upscale(source, output, "--weights", model_file, "--segment-frames", "12", "--codec", "ffv1",
+                   "--resume") == 0  # fmt: skip
+    assert "resuming: 2 of 4 segments" in capsys.readouterr().err
+    assert int(streams(output)[0]["nb_read_frames"]) == 48 and not work.exists()
+
+
+def test_scene_cuts_come_from_scdet(tmp_path):
+    path = tmp_path / "cut.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=1", "-f", "lavfi", "-i",
+                    "mandelbrot=s=64x48:r=25,trim=duration=1", "-filter_complex", "[0][1]concat=n=2",
+                    "-c:v", "ffv1", str(path)], check=True)  # fmt: skip
+    source = probe(path)
+    video = video_format(source, None, None, None)
+    assert (video.width, video.height, video.rate) == (64, 48, Fraction(25))
+    assert scan(source, video, None, None, None, threshold=10).cuts == (25,)
+    assert scan(source, video, None, None, None, threshold=0).cuts == ()
+    doubled = video_format(source, "yadif=mode=send_field", None, None)  # --vf-pre may change the rate
+    assert doubled.rate == 50 and scan(source, doubled, "yadif=mode=send_field", None, None, 10).frames == 100
+
+
+def test_variable_frame_rate_is_refused_with_the_fix(tmp_path):
+    path = tmp_path / "vfr.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=1", "-vf",
+                    "setpts='if(lt(N,10),N,N*2)/25/TB'", "-fps_mode", "vfr", "-c:v", "ffv1", str(path)], check=True)  # fmt: skip
+    source = probe(path)
+    with pytest.raises(PipelineError, match=r"variable frame rate.*-vf fps="):
+        scan(source, video_format(source, None, None, None), None, None, None, 10)
+
+
+def test_segments_start_on_the_window_grid():
+    segments = plan_segments(100, stride=3, target=10)
+    assert [s.first for s in segments] == list(range(0, 100, 9))
+    assert segments[-1].end == 100 and sum(s.frames for s in segments) == 100
+
+
+def test_filter_text_is_escaped_for_both_parsers():
+    assert filter_spec("scale", w=-2, h="min(ih,180)") == "scale=w=-2:h=min(ih\\,180)"
+    assert filter_spec("metadata", mode="print", file="pipe:1") == "metadata=mode=print:file=pipe\\\\:1"
+    assert chain(None, "yadif", "", filter_spec("null")) == "yadif,null"
+
+
+def test_streams_the_container_cannot_hold_are_converted_or_left_out(caplog):
+    mkv = Container("Matroska", "srt", attachments=True, subtitles=frozenset({"subrip"}))
+    webm = Container("WebM", "webvtt", audio=frozenset({"opus"}), subtitles=frozenset({"webvtt"}))
+    assert plan_stream(Stream(2, "subtitle", "mov_text"), mkv) == "srt"
+    assert plan_stream(Stream(3, "attachment", "ttf"), mkv) == "copy"
+    assert plan_stream(Stream(1, "audio", "aac"), webm) is None
+    assert "WebM output cannot hold the input's audio stream #1 (aac)" in caplog.text
+
+
+def test_colour_tags_and_zimg_names():
+    colour = Colour(matrix=None, range=None, transfer="bt470m").resolved(1920, 1080)
+    assert colour.zscale_options("in") == {"matrixin": "bt709", "rangein": "tv", "chromalin": "left"}
+    assert Colour().resolved(720, 576).matrix == "smpte170m"  # like the VapourSynth adapter's default
+    assert colour.tags(rgb=False) == ["-color_trc", "gamma22", "-colorspace", "bt709", "-color_range", "tv",
+                                      "-chroma_sample_location", "left"]  # fmt: skip
+    assert colour.tags(rgb=True, stream=":v:0")[-4:] == ["-colorspace:v:0", "rgb", "-color_range:v:0", "pc"]
+
+
+def test_planar_twins_let_zimg_do_every_colour_conversion():
+    twins = {name: pixel_format(name).planar_twin() for name in ("nv12", "p010le", "rgb24", "gray10le", "yuv420p", "yuv422p10le")}
+    assert twins == {"nv12": "yuv420p", "p010le": "yuv420p10le", "rgb24": "gbrp", "gray10le": "yuv444p10le",
+                     "yuv420p": "yuv420p", "yuv422p10le": "yuv422p10le"}  # fmt: skip

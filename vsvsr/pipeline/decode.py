@@ -1,0 +1,128 @@
+"""Decoded frames for the engine: an ffmpeg subprocess piping float RGB, read ahead on a thread.
+
+ffmpeg applies `--vf-pre`, then converts to planar float32 RGB with zimg (zscale) exactly as the
+VapourSynth adapter does (Spline36 chroma with the source's matrix, range and siting; Point for
+RGB sources), so no precision is lost on the way: a 10-bit source reaches the engine as 10-bit
+values in float. Frames are read lazily and kept only while a window may still need them.
+"""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import threading
+from typing import Self
+
+import numpy as np
+import torch
+
+from .probe import Colour, Source
+from .scan import VideoFormat
+from .tools import (
+    FFMPEG_QUIET,
+    WHOLE_FRAME_ZIMG,
+    Child,
+    PipelineError,
+    chain,
+    filter_spec,
+    input_args,
+)
+
+PIPE_FORMAT = "gbrpf32le"  # planar float32; ffmpeg orders the planes G, B, R
+_GBR_TO_RGB = [2, 0, 1]
+
+
+def to_rgb_float(source: Source, colour: Colour) -> str:
+    """The filters that turn `source`'s frames into the engine's float RGB (zimg, no dither)."""
+    if source.pix_fmt.rgb:
+        zscale = filter_spec("zscale", filter="point", dither="none")
+    else:
+        zscale = filter_spec("zscale", filter="spline36", dither="none", **colour.zscale_options("in"))
+    # (Gray goes to zimg as full-range YUV, the conversion ffmpeg picks itself.)
+    twin = None if source.pix_fmt.gray else filter_spec("format", pix_fmts=source.pix_fmt.planar_twin())
+    return chain(twin, zscale, filter_spec("format", pix_fmts=PIPE_FORMAT))
+
+
+class DecodedFrames:
+    """The engine's frame source: `frames(i)` -> (3, h, w) float32 RGB in [0, 1].
+
+    Frames arrive in order from frame `first` on; a bounded queue lets ffmpeg decode ahead while
+    the engine works. Frames stay until `release_before` says no window will ask for them again.
+    """
+
+    def __init__(self, source: Source, video: VideoFormat, count: int, colour: Colour, vf_pre: str | None,
+                 start: str | None, end: str | None, first: int = 0, lookahead: int = 4) -> None:  # fmt: skip
+        self.shape = (3, video.height, video.width)
+        self.count = count
+        # Frames before `first` are still decoded (and run through --vf-pre, whose temporal
+        # filters need them) but dropped before the conversion and the pipe.
+        trim = filter_spec("trim", start_frame=first) if first else None
+        graph = chain(vf_pre, trim, to_rgb_float(source, colour))
+        args = ["ffmpeg", *FFMPEG_QUIET, *WHOLE_FRAME_ZIMG, *input_args(source.path, start, end), "-map", f"0:{source.video.index}",
+                "-vf", graph, "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"]  # fmt: skip
+        self._child = Child(args, "decoding the input", stdout=subprocess.PIPE)
+        self._queue: queue.Queue = queue.Queue(maxsize=lookahead)
+        self._reader = threading.Thread(target=self._read, name="vsvsr-decode", daemon=True)
+        self._reader.start()
+        self._frames: dict[int, torch.Tensor] = {}
+        self._next = first  # index of the next frame to arrive
+        self._low = first  # frames below this are no longer needed
+
+    def __call__(self, i: int) -> torch.Tensor:
+        if i not in self._frames:
+            if i < self._next:
+                raise IndexError(f"frame {i} was already released")
+            while self._next <= i:
+                frame = self._receive()
+                if self._next >= self._low:
+                    self._frames[self._next] = frame
+                self._next += 1
+        return self._frames[i]
+
+    def release_before(self, i: int) -> None:
+        """Frames below i will not be asked for again."""
+        self._low = max(self._low, i)
+        for n in [n for n in self._frames if n < i]:
+            del self._frames[n]
+
+    def close(self) -> None:
+        self._child.close()
+        while self._reader.is_alive():  # unblock a reader waiting on a full queue, let it see the end
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                self._reader.join(0.05)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _receive(self) -> torch.Tensor:
+        item = self._queue.get()
+        if isinstance(item, torch.Tensor):
+            return item
+        if isinstance(item, BaseException):
+            raise item
+        self._child.wait()  # raises with ffmpeg's message if it failed
+        raise PipelineError(f"decoding the input ended at frame {self._next} of {self.count}; was the input changed?")
+
+    def _read(self) -> None:
+        """Reader thread: whole frames from ffmpeg's stdout into the queue; None at the end."""
+        size = int(np.prod(self.shape)) * 4
+        stdout = self._child.process.stdout
+        try:
+            while True:
+                buffer = bytearray(size)
+                view, filled = memoryview(buffer), 0
+                while filled < size:
+                    got = stdout.readinto(view[filled:])
+                    if not got:
+                        self._queue.put(None)
+                        return
+                    filled += got
+                planes = np.frombuffer(buffer, np.float32).reshape(self.shape)
+                self._queue.put(torch.from_numpy(planes[_GBR_TO_RGB]))  # a copy in R, G, B order
+        except (OSError, ValueError) as err:  # the pipe was closed under us: we are stopping
+            self._queue.put(PipelineError(f"reading decoded frames failed: {err}"))

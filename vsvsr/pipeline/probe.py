@@ -1,0 +1,171 @@
+"""What an input file holds (ffprobe): its video stream's format and colour, and its other streams.
+
+Colour follows the VapourSynth adapter (vsvsr/vsfilter.py, `colour_of`): the stream's own tags,
+else what its resolution implies; the conversion to and from RGB goes through zimg (ffmpeg's
+zscale filter, the library behind VapourSynth's resize), so both adapters feed the engine the
+same RGB for the same decoded frames. Transfer and primaries are tags only: the model learned
+gamma-encoded values, so there is no linearisation and no gamut mapping.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .tools import PipelineError, ffprobe_json
+
+# ffprobe's colour names where zscale's options spell them differently (ffmpeg 5.1's spelling),
+# and where ffmpeg's -color_trc does.
+_ZSCALE_MATRIX = {"smpte240m": "smpte2400m"}
+_TRC_OPTION = {"bt470m": "gamma22", "bt470bg": "gamma28"}
+_UNSET = {None, "", "unknown", "unspecified", "reserved"}
+
+
+def _tag(value: str | None) -> str | None:
+    return None if value in _UNSET else value
+
+
+@dataclass(frozen=True)
+class Colour:
+    """A video's colour tags, in ffprobe's (= ffmpeg's option) names; None where untagged."""
+
+    matrix: str | None = None  # "bt709", "smpte170m", "bt2020nc", ...
+    range: str | None = None  # "tv" (limited) or "pc" (full)
+    primaries: str | None = None
+    transfer: str | None = None
+    chroma_location: str | None = None  # "left", "center", "topleft", ...
+
+    def resolved(self, width: int, height: int) -> Colour:
+        """Matrix, range and chroma location made concrete, with the VapourSynth adapter's
+        defaults: BT.709 above SD sizes, else BT.601; limited range; left chroma siting."""
+        matrix = self.matrix or ("bt709" if width > 1024 or height > 576 else "smpte170m")
+        return Colour(matrix, self.range or "tv", self.primaries, self.transfer, self.chroma_location or "left")
+
+    def zscale_options(self, direction: str) -> dict[str, str]:
+        """zscale's conversion options for YUV on the input side (direction "in") or the output
+        side (""), e.g. {"matrixin": "bt709", "rangein": "tv", "chromalin": "left"}."""
+        return {f"matrix{direction}": _ZSCALE_MATRIX.get(self.matrix, self.matrix),
+                f"range{direction}": self.range, f"chromal{direction}": self.chroma_location}  # fmt: skip
+
+    def tags(self, rgb: bool, stream: str = "") -> list[str]:
+        """ffmpeg output options tagging an encode with these colours (an RGB encode has no
+        matrix and full range); `stream` a stream specifier such as ":v:0"."""
+        pairs = [("-color_primaries", self.primaries), ("-color_trc", _TRC_OPTION.get(self.transfer, self.transfer))]
+        if rgb:
+            pairs += [("-colorspace", "rgb"), ("-color_range", "pc")]
+        else:
+            pairs += [("-colorspace", self.matrix), ("-color_range", self.range)]
+            pairs += [("-chroma_sample_location", self.chroma_location)]
+        return [arg for option, value in pairs if value for arg in (option + stream, value)]
+
+
+_YUV_SAMPLING = {(1, 1): "420", (1, 0): "422", (0, 0): "444", (2, 0): "411", (2, 2): "410", (0, 1): "440"}
+
+
+@dataclass(frozen=True)
+class PixelFormat:
+    name: str
+    rgb: bool
+    components: int
+    depth: int  # bits per sample
+    chroma: tuple[int, int]  # log2 chroma subsampling (w, h)
+
+    @property
+    def gray(self) -> bool:
+        return self.components in (1, 2)  # (2: gray with alpha)
+
+    def planar_twin(self) -> str:
+        """The planar format with the same sampling and depth, which zimg (ffmpeg 5.1's zscale)
+        reads and writes: nv12 -> yuv420p, p010le -> yuv420p10le, rgb24 -> gbrp, gray ->
+        yuv444p (whose Y plane is the gray). Converting between twins only moves samples, so
+        ffmpeg's own scaler does it losslessly, where it would otherwise convert colours with
+        its own matrix guess."""
+        bits = "" if self.depth == 8 else f"{self.depth}le"
+        if self.rgb:
+            twin = f"gbrp{bits}"
+        else:
+            twin = f"yuv{_YUV_SAMPLING.get(self.chroma, '444')}p{bits}"
+        return twin if twin in _pixel_formats() else self.name
+
+
+@functools.cache
+def _pixel_formats() -> dict[str, PixelFormat]:
+    formats = {}
+    for p in ffprobe_json(["-show_pixel_formats"], "listing ffmpeg's pixel formats")["pixel_formats"]:
+        depth = p.get("components", [{}])[0].get("bit_depth", 8)  # hardware formats list no components
+        chroma = (p.get("log2_chroma_w", 0), p.get("log2_chroma_h", 0))
+        formats[p["name"]] = PixelFormat(p["name"], bool(p["flags"]["rgb"]), p["nb_components"], depth, chroma)
+    return formats
+
+
+def pixel_format(name: str) -> PixelFormat:
+    """ffmpeg's description of pixel format `name`; PipelineError for a name it doesn't know."""
+    formats = _pixel_formats()
+    if name not in formats:
+        raise PipelineError(f"unknown pixel format {name!r}; list them with: ffmpeg -pix_fmts")
+    return formats[name]
+
+
+@dataclass(frozen=True)
+class Stream:
+    index: int
+    kind: str  # ffprobe's codec_type: "video", "audio", "subtitle", "attachment", "data"
+    codec: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """An input file's video stream (the one we upscale) and the streams around it."""
+
+    path: Path
+    video: Stream
+    width: int
+    height: int
+    pix_fmt: PixelFormat
+    field_order: str  # "progressive", "tt", "bb", "tb", "bt", or "unknown"
+    colour: Colour
+    streams: tuple[Stream, ...]
+    video_delay: float  # seconds from the file's start to its first video frame (A/V sync)
+
+    @property
+    def interlaced(self) -> bool:
+        return self.field_order in ("tt", "bb", "tb", "bt")
+
+
+def probe(path: Path) -> Source:
+    """Read `path`'s streams; PipelineError for a missing, unreadable or video-less file."""
+    if not path.is_file():
+        raise PipelineError(f"cannot read {path}: no such file")
+    if not os.access(path, os.R_OK):
+        raise PipelineError(f"cannot read {path}: permission denied")
+    try:
+        info = ffprobe_json(["-show_streams", "-show_format", str(path)], "ffprobe")
+    except PipelineError as err:
+        raise PipelineError(f"cannot read {path}: {str(err).removeprefix(f'ffprobe failed: {path}: ')}") from None
+    streams = tuple(Stream(int(s["index"]), s.get("codec_type", "data"), s.get("codec_name", "none"))
+                    for s in info.get("streams", []))  # fmt: skip
+    # Cover art is a video stream holding one picture; the video is the first other one.
+    videos = [s for s in info.get("streams", [])
+              if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")]  # fmt: skip
+    if not videos:
+        raise PipelineError(f"{path} has no video stream")
+    v = videos[0]
+    if "pix_fmt" not in v or "width" not in v:
+        raise PipelineError(f"cannot decode {path}'s video ({v.get('codec_name', 'unknown codec')}): this ffmpeg has no decoder for it")
+    file_start = float(info.get("format", {}).get("start_time", 0) or 0)
+    colour = Colour(_tag(v.get("color_space")), _tag(v.get("color_range")), _tag(v.get("color_primaries")),
+                    _tag(v.get("color_transfer")), _tag(v.get("chroma_location")))  # fmt: skip
+    return Source(
+        path=path,
+        video=next(s for s in streams if s.index == int(v["index"])),
+        width=int(v["width"]),
+        height=int(v["height"]),
+        pix_fmt=pixel_format(v["pix_fmt"]),
+        field_order=v.get("field_order", "unknown"),
+        colour=colour,
+        streams=streams,
+        video_delay=max(0.0, float(v.get("start_time", file_start) or file_start) - file_start),
+    )
+

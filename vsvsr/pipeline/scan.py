@@ -1,0 +1,105 @@
+"""The frames the engine will see, before any is upscaled: their size, rate, count and scene cuts.
+
+Two cheap passes over the input, after `--vf-pre` (which may change size, rate and count):
+
+1. one frame through ffmpeg's framecrc muxer, whose header names the filtered stream's size,
+   sample aspect ratio and time base (1/frame rate: the exact fraction, e.g. 1001/24000);
+2. every frame, scaled down, through ffmpeg's `scdet` filter, printing each frame's timestamp
+   (re-based to that time base, so a constant-rate stream counts 0, 1, 2, ...) and scene score.
+
+A raw pipe carries no timestamps, so a stream whose frames are not evenly spaced is refused with
+the command that makes it constant-rate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .probe import Source
+from .tools import FFMPEG_QUIET, PipelineError, chain, filter_spec, input_args, run
+
+SCAN_HEIGHT = 180  # scene scores need only a thumbnail
+
+
+@dataclass(frozen=True)
+class VideoFormat:
+    """The frames entering the engine: size, exact rate and pixel shape."""
+
+    width: int
+    height: int
+    rate: Fraction  # frames per second, exact
+    sar: Fraction  # sample (pixel) aspect ratio
+
+
+@dataclass(frozen=True)
+class Scan:
+    frames: int
+    cuts: tuple[int, ...]  # first frames of new scenes
+
+    def to_json(self) -> dict:
+        return {"frames": self.frames, "cuts": list(self.cuts)}
+
+    @classmethod
+    def from_json(cls, raw: dict) -> Scan:
+        return cls(raw["frames"], tuple(raw["cuts"]))
+
+
+def _head(source: Source, start: str | None, end: str | None) -> list[str]:
+    return [*input_args(source.path, start, end), "-map", f"0:{source.video.index}"]
+
+
+def video_format(source: Source, vf_pre: str | None, start: str | None, end: str | None) -> VideoFormat:
+    """Pass 1: the size, rate and pixel shape of `source`'s video after `vf_pre`."""
+    vf = ["-vf", vf_pre] if vf_pre else []
+    text = run(["ffmpeg", *FFMPEG_QUIET, *_head(source, start, end), *vf, "-frames:v", "1", "-fps_mode", "passthrough",
+                "-f", "framecrc", "-"], "reading the first frame" + (" through --vf-pre" if vf_pre else ""))  # fmt: skip
+    fields = dict(re.findall(r"^#(\w+) 0: (.+)$", text, re.MULTILINE))
+    if "dimensions" not in fields:
+        raise PipelineError(f"{source.path} decodes to no video frames")
+    width, height = map(int, fields["dimensions"].split("x"))
+    sar = Fraction(fields.get("sar", "0/1"))
+    return VideoFormat(width, height, 1 / Fraction(fields["tb"]), sar or Fraction(1))  # 0/1: unknown, square
+
+
+def scan(source: Source, video: VideoFormat, vf_pre: str | None, start: str | None, end: str | None,
+         threshold: float) -> Scan:  # fmt: skip
+    """Pass 2: frame count and scene cuts (scdet score >= `threshold` percent; 0 finds none) of
+    `source`'s video after `vf_pre`, between `start` and `end`. Refuses a variable frame rate."""
+    frames = _frame_scores(_head(source, start, end), vf_pre, video.rate)
+    if not frames:
+        raise PipelineError(f"{source.path} has no video frames" + (" in the --start/--end range" if start or end else ""))
+    steps = {b[0] - a[0] for a, b in itertools.pairwise(frames)}
+    if steps - {1}:
+        raise PipelineError(
+            f"{source.path} has a variable frame rate (frames {min(steps)} to {max(steps)} frame times apart at "
+            f"{video.rate} fps); convert it to a constant rate first, e.g. ffmpeg -i {source.path} -vf fps={video.rate} "
+            "-c:a copy constant.mkv"
+        )
+    cuts = tuple(n for n, (_, score) in enumerate(frames) if n > 0 and threshold > 0 and score >= threshold)
+    return Scan(len(frames), cuts)
+
+
+def _frame_scores(head: list[str], vf_pre: str | None, rate: Fraction) -> list[tuple[int, float]]:
+    """(timestamp in frame times, scene score) of every frame."""
+    graph = chain(
+        vf_pre,
+        filter_spec("settb", expr=f"{rate.denominator}/{rate.numerator}"),
+        filter_spec("scale", w=-2, h=f"min(ih,{SCAN_HEIGHT})"),
+        "scdet",
+        filter_spec("metadata", mode="print", file="pipe:1"),
+    )
+    text = run(["ffmpeg", *FFMPEG_QUIET, *head, "-vf", graph, "-fps_mode", "passthrough", "-f", "null", "-"],
+               "scanning for scene cuts")  # fmt: skip
+    frames: list[tuple[int, float]] = []
+    for line in text.splitlines():
+        if line.startswith("frame:"):
+            pts = re.search(r"pts:(\S+)", line).group(1)
+            if not pts.lstrip("-").isdigit():
+                raise PipelineError("the input's video frames carry no timestamps; remux it first (ffmpeg -i IN -c copy OUT.mkv)")
+            frames.append((int(pts), 0.0))
+        elif line.startswith("lavfi.scd.score=") and frames:
+            frames[-1] = (frames[-1][0], float(line.split("=", 1)[1]))
+    return frames
