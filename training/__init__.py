@@ -1,5 +1,6 @@
-"""The vsvsr training package: data, evaluation and (later) the patch-cascade GAN trainer.
+"""The vsvsr training package: data, the patch-cascade GAN trainer, evaluation.
 
+    python -m training train --config training/configs/lite_cpu.yaml --resume auto
     python -m training evaluate --weights my.safetensors --scale 2 --report out/eval
 
 It imports vsvsr; vsvsr never imports it.

@@ -1,6 +1,7 @@
 """Command line of the training package: ``python -m training COMMAND ...``.
 
     python -m training evaluate --weights my.safetensors --scale 2 --report out/eval
+    python -m training train --config training/configs/lite_cpu.yaml --resume auto
 
 Each command is a module with ``add_arguments(parser)`` and ``run(args) -> exit status``.
 Mistakes the user can fix end in one line on stderr and exit status 2, never a traceback.
@@ -13,12 +14,13 @@ import sys
 
 from vsvsr.weights import WeightsError
 
-from . import UserError, evaluate
+from . import UserError, evaluate, train
+from .checkpoint import CheckpointError
 from .data.evalset import EvalDataError
 from .data.sources import SourceError
 
-COMMANDS = {"evaluate": evaluate}
-USER_ERRORS = (UserError, WeightsError, EvalDataError, SourceError)
+COMMANDS = {"evaluate": evaluate, "train": train}
+USER_ERRORS = (UserError, WeightsError, EvalDataError, SourceError, CheckpointError)
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):

