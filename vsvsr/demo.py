@@ -23,6 +23,10 @@ from .sample import sample_clip
 
 FILTER_SCRIPTS = Path(__file__).resolve().parent.parent / "filter_scripts"
 SCALE = 2
+UNTRAINED_NOTE = (
+    "note: no trained weights ship yet, so the demo runs an UNTRAINED '{model}' generator "
+    "(expect its bicubic skip plus noise-like texture); see weights/MODEL_CARD.md\n"
+)
 
 
 def demo_weights(out_dir: Path) -> Path:
@@ -30,11 +34,7 @@ def demo_weights(out_dir: Path) -> Path:
     written to `out_dir`, said plainly on stderr."""
     if weights.DEFAULT_MODEL in weights.shipped():
         return weights.resolve(weights.DEFAULT_MODEL)
-    print(
-        f"note: no trained weights ship yet, so the demo runs an UNTRAINED '{weights.DEFAULT_MODEL}' "
-        "generator (expect its bicubic skip plus noise-like texture); see weights/MODEL_CARD.md",
-        file=sys.stderr,
-    )
+    sys.stderr.write(UNTRAINED_NOTE.format(model=weights.DEFAULT_MODEL))
     torch.manual_seed(0)
     path = out_dir / f"untrained-{weights.DEFAULT_MODEL}.safetensors"
     return weights.save(models.build(weights.DEFAULT_MODEL), path)
