@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import warnings
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -218,8 +219,10 @@ def _lpips_model(net: LpipsNet, device: str) -> torch.nn.Module:
         # lpips builds its trunk with torchvision's deprecated `pretrained=False`; harmless.
         warnings.filterwarnings("ignore", message=".*deprecated since 0.13", category=UserWarning)
         # pnet_rand: lpips must not fetch the trunk from torchvision's URLs; we load it below.
-        # pretrained: the linear calibration layers ship inside the lpips package.
-        model = lpips_package.LPIPS(pretrained=True, net=net, pnet_rand=True, verbose=False)
+        # The linear calibration layers are a file inside the installed lpips wheel: named
+        # explicitly, so it is plain that nothing is downloaded.
+        bundled = Path(lpips_package.__file__).parent / "weights" / "v0.1" / f"{net}.pth"
+        model = lpips_package.LPIPS(net=net, pnet_rand=True, model_path=str(bundled), verbose=False)
     trunk = features_state_dict(_LPIPS_TRUNKS[net])
     # lpips names its trunk layers "slice<k>.<i>", i being the torchvision `features` index.
     model.net.load_state_dict({key: trunk[key.split(".", 1)[1]] for key in model.net.state_dict()})
