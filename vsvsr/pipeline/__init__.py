@@ -11,7 +11,7 @@ and the input's other streams are copied in. One module per step:
     segments.py  fixed segments and the state file that makes a job resumable
     mux.py       joining segments losslessly, copying audio, subtitles, chapters, metadata
     job.py       the whole job, checks first
-    tools.py     running ffmpeg: errors as one line, filter-graph text
+    tools.py     running ffmpeg: errors as one line; commands via ffmpeg-python, user filter chains
 """
 
 from .encode import EncodeOptions

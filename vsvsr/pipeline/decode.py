@@ -11,36 +11,29 @@ from __future__ import annotations
 import queue
 import subprocess
 import threading
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 import torch
 
 from .probe import Colour, Source
-from .scan import VideoFormat
-from .tools import (
-    FFMPEG_QUIET,
-    WHOLE_FRAME_ZIMG,
-    Child,
-    PipelineError,
-    chain,
-    filter_spec,
-    input_args,
-)
+from .scan import VideoFormat, video_stream
+from .tools import Child, PipelineError, command
 
 PIPE_FORMAT = "gbrpf32le"  # planar float32; ffmpeg orders the planes G, B, R
 _GBR_TO_RGB = [2, 0, 1]
 
 
-def to_rgb_float(source: Source, colour: Colour) -> str:
-    """The filters that turn `source`'s frames into the engine's float RGB (zimg, no dither)."""
-    if source.pix_fmt.rgb:
-        zscale = filter_spec("zscale", filter="point", dither="none")
-    else:
-        zscale = filter_spec("zscale", filter="spline36", dither="none", **colour.zscale_options("in"))
+def to_rgb_float(stream: Any, source: Source, colour: Colour) -> Any:
+    """`stream` of `source`'s frames turned into the engine's float RGB (zimg, no dither)."""
     # (Gray goes to zimg as full-range YUV, the conversion ffmpeg picks itself.)
-    twin = None if source.pix_fmt.gray else filter_spec("format", pix_fmts=source.pix_fmt.planar_twin())
-    return chain(twin, zscale, filter_spec("format", pix_fmts=PIPE_FORMAT))
+    if not source.pix_fmt.gray:
+        stream = stream.filter("format", pix_fmts=source.pix_fmt.planar_twin())
+    if source.pix_fmt.rgb:
+        stream = stream.filter("zscale", filter="point", dither="none")
+    else:
+        stream = stream.filter("zscale", filter="spline36", dither="none", **colour.zscale_options("in"))
+    return stream.filter("format", pix_fmts=PIPE_FORMAT)
 
 
 class DecodedFrames:
@@ -56,11 +49,11 @@ class DecodedFrames:
         self.count = count
         # Frames before `first` are still decoded (and run through --vf-pre, whose temporal
         # filters need them) but dropped before the conversion and the pipe.
-        trim = filter_spec("trim", start_frame=first) if first else None
-        graph = chain(vf_pre, trim, to_rgb_float(source, colour))
-        args = ["ffmpeg", *FFMPEG_QUIET, *WHOLE_FRAME_ZIMG, *input_args(source.path, start, end), "-map", f"0:{source.video.index}",
-                "-vf", graph, "-fps_mode", "passthrough", "-f", "rawvideo", "pipe:1"]  # fmt: skip
-        self._child = Child(args, "decoding the input", stdout=subprocess.PIPE)
+        stream = video_stream(source, start, end, vf_pre)
+        if first:
+            stream = stream.filter("trim", start_frame=first)
+        spec = to_rgb_float(stream, source, colour).output("pipe:1", f="rawvideo", fps_mode="passthrough")
+        self._child = Child(command(spec), "decoding the input", stdout=subprocess.PIPE)
         self._queue: queue.Queue = queue.Queue(maxsize=lookahead)
         self._reader = threading.Thread(target=self._read, name="vsvsr-decode", daemon=True)
         self._reader.start()

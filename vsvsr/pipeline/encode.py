@@ -16,27 +16,21 @@ import subprocess
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from collections.abc import Callable
 from typing import Self
 
+import ffmpeg
 import torch
 
 from .decode import PIPE_FORMAT
 from .probe import Colour, PixelFormat, pixel_format
 from .scan import VideoFormat
-from .tools import (
-    FFMPEG_QUIET,
-    WHOLE_FRAME_ZIMG,
-    Child,
-    PipelineError,
-    chain,
-    filter_spec,
-    run,
-)
+from .tools import Child, PipelineError, command, run, with_filters
 
 _RGB_TO_GBR = [1, 2, 0]
 DEFAULT_CRF = 18  # visually lossless for x264/x265; the point of upscaling is detail
 # Encoders that print their own log past ffmpeg's -v, and the option that quiets them.
-_QUIET_ENCODER = {"libx265": ["-x265-params", "log-level=error"]}
+_QUIET_ENCODER = {"libx265": {"x265-params": "log-level=error"}}
 
 
 @dataclass(frozen=True)
@@ -85,45 +79,41 @@ def resolve(options: EncodeOptions, source_pix_fmt: PixelFormat) -> EncodeOption
     return replace(options, crf=crf, pix_fmt=pix_fmt)
 
 
-def encoder_args(options: EncodeOptions, video: VideoFormat, scale: int, colour: Colour) -> list[str]:
-    """ffmpeg's arguments from the float RGB pipe (stdin) to an encoded stream, for resolved
-    `options`; the output path follows."""
+def encoder_command(options: EncodeOptions, video: VideoFormat, scale: int, colour: Colour, path: Path) -> list[str]:
+    """ffmpeg's command from the float RGB pipe (stdin) to `path` (NUT), for resolved `options`."""
     out = pixel_format(options.pix_fmt)
+    stream = ffmpeg.input("pipe:0", f="rawvideo", pix_fmt=PIPE_FORMAT, s=f"{video.width * scale}x{video.height * scale}",
+                          framerate=str(video.rate))  # fmt: skip
+    stream = stream.filter("setsar", r=f"{video.sar.numerator}/{video.sar.denominator}")  # upscaling keeps the pixel shape
     if out.rgb:
-        zscale = filter_spec("zscale", filter="point", dither="none")
+        stream = stream.filter("zscale", filter="point", dither="none")
     else:
-        zscale = filter_spec("zscale", filter="spline36", dither="none", **colour.zscale_options(""))
+        stream = stream.filter("zscale", filter="spline36", dither="none", **colour.zscale_options(""))
+    stream = stream.filter("format", pix_fmts=out.planar_twin())
+    if out.gray:
+        # zimg writes gray as the Y plane of YUV; take that plane, rather than let ffmpeg's
+        # scaler convert (and re-range) it.
+        stream = stream.filter("extractplanes", planes="y")
     # --vf-post sees frames in the output's pixel format and colours, as filters after a decoder
     # would: an RGB float frame handed to a filter that takes only YUV would otherwise be
     # converted by ffmpeg's default scaler, with its own matrix guess.
-    graph = chain(
-        filter_spec("setsar", r=f"{video.sar.numerator}/{video.sar.denominator}"),  # upscaling keeps the pixel shape
-        zscale,
-        filter_spec("format", pix_fmts=out.planar_twin()),
-        # zimg writes gray as the Y plane of YUV; take that plane, rather than let ffmpeg's
-        # scaler convert (and re-range) it.
-        filter_spec("extractplanes", planes="y") if out.gray else None,
-        filter_spec("format", pix_fmts=out.name),
-        options.vf_post,
-    )
-    tuning = (["-crf", f"{options.crf:g}"] if options.crf is not None else []) + (["-preset", options.preset] if options.preset else [])
-    return [
-        "ffmpeg", *FFMPEG_QUIET, *WHOLE_FRAME_ZIMG,
-        "-f", "rawvideo", "-pix_fmt", PIPE_FORMAT, "-s", f"{video.width * scale}x{video.height * scale}",
-        "-framerate", str(video.rate), "-i", "pipe:0",
-        "-vf", graph, "-pix_fmt", out.name, "-c:v", options.codec,
-        *tuning, *_QUIET_ENCODER.get(options.codec, []), *colour.tags(out.rgb),
-    ]  # fmt: skip
+    stream = with_filters(stream.filter("format", pix_fmts=out.name), options.vf_post, "--vf-post")
+    tuning = {"crf": f"{options.crf:g}"} if options.crf is not None else {}
+    tuning |= {"preset": options.preset} if options.preset else {}
+    spec = stream.output(str(path), f="nut", pix_fmt=out.name, **{"c:v": options.codec}, **tuning,
+                         **_QUIET_ENCODER.get(options.codec, {}), **colour.tags(out.rgb)).overwrite_output()  # fmt: skip
+    return command(spec)
 
 
 class SegmentEncoder:
-    """Encodes frames to `path` (NUT): `write` each frame, then `finish`. The file appears
-    under `path` only when the encode succeeded; until then it is `path` + ".partial"."""
+    """Encodes frames to `path` with the ffmpeg command `encoder(file)` (e.g. `encoder_command`
+    with its options bound): `write` each frame, then `finish`. The file appears under `path`
+    only when the encode succeeded; until then it is `path` + ".partial"."""
 
-    def __init__(self, path: Path, args: list[str], queue_frames: int = 4) -> None:
+    def __init__(self, path: Path, encoder: Callable[[Path], list[str]], queue_frames: int = 4) -> None:
         self.path = path
         self._partial = path.with_name(path.name + ".partial")
-        self._child = Child([*args, "-f", "nut", "-y", str(self._partial)], "encoding", stdin=subprocess.PIPE)
+        self._child = Child(encoder(self._partial), "encoding", stdin=subprocess.PIPE)
         self._queue: queue.Queue = queue.Queue(maxsize=queue_frames)
         self._error: BaseException | None = None
         self._writer = threading.Thread(target=self._write, name="vsvsr-encode", daemon=True)

@@ -15,6 +15,7 @@ Every check that can fail runs before the long work starts:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import logging
 import os
@@ -23,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -31,7 +33,7 @@ from tqdm import tqdm
 from .. import __version__, weights
 from ..engine import ClipServer, Engine, Settings
 from .decode import DecodedFrames
-from .encode import EncodeOptions, SegmentEncoder, encoder_args, resolve
+from .encode import EncodeOptions, SegmentEncoder, encoder_command, resolve
 from .mux import concat_list, mux, plan_streams
 from .probe import Colour, Source, pixel_format, probe
 from .scan import Scan, VideoFormat, scan, video_format
@@ -77,7 +79,7 @@ class _Plan:
     encode: EncodeOptions  # resolved: codec checked, crf and pix_fmt concrete
     colour: Colour  # the source's, concrete (both conversions use it)
     video: VideoFormat  # the frames entering the engine
-    encoder: list[str]  # ffmpeg's arguments, pipe to encoded segment
+    encoder: Callable[[Path], list[str]]  # ffmpeg's command from the pipe to a segment file
     streams: list[tuple[int, str]]  # the input's other streams: (index, "copy" or codec)
     key: dict[str, Any]  # what a resumed job must match
 
@@ -134,7 +136,7 @@ def _plan(options: UpscaleOptions) -> _Plan:
     video = video_format(source, options.vf_pre, options.start, options.end)
     return _Plan(
         options, source, engine, encode, colour, video,
-        encoder=encoder_args(encode, video, engine.settings.scale, colour),
+        encoder=functools.partial(encoder_command, encode, video, engine.settings.scale, colour),
         streams=plan_streams(source, options.output),
         key=_job_key(options, weights_file, engine, encode),
     )  # fmt: skip
@@ -245,8 +247,8 @@ def _scan(work: WorkDir, plan: _Plan) -> Scan:
     return found
 
 
-def _encode_segment(segment: Segment, work: WorkDir, encoder: list[str], server: ClipServer, frames: DecodedFrames,
-                    bar: tqdm, interrupt: DeferredInterrupt) -> None:  # fmt: skip
+def _encode_segment(segment: Segment, work: WorkDir, encoder: Callable[[Path], list[str]], server: ClipServer,
+                    frames: DecodedFrames, bar: tqdm, interrupt: DeferredInterrupt) -> None:  # fmt: skip
     with SegmentEncoder(work.segment_file(segment), encoder) as writer:
         for n in range(segment.first, segment.end):
             interrupt.check()

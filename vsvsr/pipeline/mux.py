@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from .probe import Colour, Source, Stream
-from .tools import FFMPEG_QUIET, input_args, run
+from .tools import FFMPEG_QUIET, input_args, option_args, run
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,6 @@ def mux(list_file: Path, source: Source, output: Path, streams: list[tuple[int, 
         "ffmpeg", *FFMPEG_QUIET, "-f", "concat", "-safe", "0", *delay, "-i", str(list_file),
         *input_args(source.path, start, end),
         *maps, "-map_metadata", "1", "-map_metadata:s:v:0", f"1:s:{source.video.index}", "-map_chapters", "1",
-        "-c", "copy", *codecs, *trim, *colour.tags(rgb, ":v:0"),
+        "-c", "copy", *codecs, *trim, *option_args(colour.tags(rgb, ":v:0")),
         *(["-t", f"{limit:.6f}"] if limit else []), "-y", str(output),
     ], "writing the output")  # fmt: skip

@@ -49,16 +49,16 @@ class Colour:
         return {f"matrix{direction}": _ZSCALE_MATRIX.get(self.matrix, self.matrix),
                 f"range{direction}": self.range, f"chromal{direction}": self.chroma_location}  # fmt: skip
 
-    def tags(self, rgb: bool, stream: str = "") -> list[str]:
-        """ffmpeg output options tagging an encode with these colours (an RGB encode has no
-        matrix and full range); `stream` a stream specifier such as ":v:0"."""
-        pairs = [("-color_primaries", self.primaries), ("-color_trc", _TRC_OPTION.get(self.transfer, self.transfer))]
+    def tags(self, rgb: bool, stream: str = "") -> dict[str, str]:
+        """ffmpeg output options (without their "-") tagging an encode with these colours (an
+        RGB encode has no matrix and full range); `stream` a stream specifier such as ":v:0"."""
+        pairs = [("color_primaries", self.primaries), ("color_trc", _TRC_OPTION.get(self.transfer, self.transfer))]
         if rgb:
-            pairs += [("-colorspace", "rgb"), ("-color_range", "pc")]
+            pairs += [("colorspace", "rgb"), ("color_range", "pc")]
         else:
-            pairs += [("-colorspace", self.matrix), ("-color_range", self.range)]
-            pairs += [("-chroma_sample_location", self.chroma_location)]
-        return [arg for option, value in pairs if value for arg in (option + stream, value)]
+            pairs += [("colorspace", self.matrix), ("color_range", self.range)]
+            pairs += [("chroma_sample_location", self.chroma_location)]
+        return {option + stream: value for option, value in pairs if value}
 
 
 _YUV_SAMPLING = {(1, 1): "420", (1, 0): "422", (0, 0): "444", (2, 0): "411", (2, 2): "410", (0, 1): "440"}

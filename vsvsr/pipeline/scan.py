@@ -17,9 +17,12 @@ import itertools
 import re
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
+
+import ffmpeg
 
 from .probe import Source
-from .tools import FFMPEG_QUIET, PipelineError, chain, filter_spec, input_args, run
+from .tools import PipelineError, command, run, span, with_filters
 
 SCAN_HEIGHT = 180  # scene scores need only a thumbnail
 
@@ -47,15 +50,15 @@ class Scan:
         return cls(raw["frames"], tuple(raw["cuts"]))
 
 
-def _head(source: Source, start: str | None, end: str | None) -> list[str]:
-    return [*input_args(source.path, start, end), "-map", f"0:{source.video.index}"]
+def video_stream(source: Source, start: str | None, end: str | None, vf_pre: str | None) -> Any:
+    """`source`'s video from `start` to `end` through `vf_pre` (an ffmpeg-python stream)."""
+    return with_filters(ffmpeg.input(str(source.path), **span(start, end))[str(source.video.index)], vf_pre, "--vf-pre")
 
 
 def video_format(source: Source, vf_pre: str | None, start: str | None, end: str | None) -> VideoFormat:
     """Pass 1: the size, rate and pixel shape of `source`'s video after `vf_pre`."""
-    vf = ["-vf", vf_pre] if vf_pre else []
-    text = run(["ffmpeg", *FFMPEG_QUIET, *_head(source, start, end), *vf, "-frames:v", "1", "-fps_mode", "passthrough",
-                "-f", "framecrc", "-"], "reading the first frame" + (" through --vf-pre" if vf_pre else ""))  # fmt: skip
+    spec = video_stream(source, start, end, vf_pre).output("-", f="framecrc", fps_mode="passthrough", **{"frames:v": 1})
+    text = run(command(spec), "reading the first frame" + (" through --vf-pre" if vf_pre else ""))
     fields = dict(re.findall(r"^#(\w+) 0: (.+)$", text, re.MULTILINE))
     if "dimensions" not in fields:
         raise PipelineError(f"{source.path} decodes to no video frames")
@@ -68,7 +71,7 @@ def scan(source: Source, video: VideoFormat, vf_pre: str | None, start: str | No
          threshold: float) -> Scan:  # fmt: skip
     """Pass 2: frame count and scene cuts (scdet score >= `threshold` percent; 0 finds none) of
     `source`'s video after `vf_pre`, between `start` and `end`. Refuses a variable frame rate."""
-    frames = _frame_scores(_head(source, start, end), vf_pre, video.rate)
+    frames = _frame_scores(video_stream(source, start, end, vf_pre), video.rate)
     if not frames:
         raise PipelineError(f"{source.path} has no video frames" + (" in the --start/--end range" if start or end else ""))
     steps = {b[0] - a[0] for a, b in itertools.pairwise(frames)}
@@ -82,17 +85,15 @@ def scan(source: Source, video: VideoFormat, vf_pre: str | None, start: str | No
     return Scan(len(frames), cuts)
 
 
-def _frame_scores(head: list[str], vf_pre: str | None, rate: Fraction) -> list[tuple[int, float]]:
-    """(timestamp in frame times, scene score) of every frame."""
-    graph = chain(
-        vf_pre,
-        filter_spec("settb", expr=f"{rate.denominator}/{rate.numerator}"),
-        filter_spec("scale", w=-2, h=f"min(ih,{SCAN_HEIGHT})"),
-        "scdet",
-        filter_spec("metadata", mode="print", file="pipe:1"),
+def _frame_scores(stream: Any, rate: Fraction) -> list[tuple[int, float]]:
+    """(timestamp in frame times, scene score) of every frame of `stream`."""
+    stream = (
+        stream.filter("settb", expr=f"{rate.denominator}/{rate.numerator}")
+        .filter("scale", w=-2, h=f"min(ih,{SCAN_HEIGHT})")
+        .filter("scdet")
+        .filter("metadata", mode="print", file="pipe:1")
     )
-    text = run(["ffmpeg", *FFMPEG_QUIET, *head, "-vf", graph, "-fps_mode", "passthrough", "-f", "null", "-"],
-               "scanning for scene cuts")  # fmt: skip
+    text = run(command(stream.output("-", f="null", fps_mode="passthrough")), "scanning for scene cuts")
     frames: list[tuple[int, float]] = []
     for line in text.splitlines():
         if line.startswith("frame:"):

@@ -1,4 +1,5 @@
-"""Running ffmpeg and ffprobe: finding them, their errors as one line, filter-graph text.
+"""Running ffmpeg and ffprobe: finding them, their errors as one line, commands built with
+ffmpeg-python, and users' filter chains parsed into its filters.
 
 Every failure a user can cause or meet (a missing tool, an unreadable file, a bad filter graph)
 becomes a `PipelineError` whose message is one line naming the fix; the CLI prints it as is.
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import tempfile
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
@@ -32,7 +34,7 @@ FFMPEG_QUIET = ["-hide_banner", "-nostdin", "-v", "error"]
 # ffmpeg 5.1's zscale converts frames in slices on several threads, and the slices disagree with
 # whole-frame zimg (up to 73 of 1023 levels at slice edges in 4:2:0 chroma): one filter thread
 # keeps the conversions identical to VapourSynth's.
-WHOLE_FRAME_ZIMG = ["-filter_threads", "1"]
+WHOLE_FRAME_ZIMG = ["-filter_complex_threads", "1"]
 
 
 @functools.cache
@@ -64,39 +66,126 @@ def ffprobe_json(args: list[str], what: str) -> dict[str, Any]:
     return json.loads(run(["ffprobe", "-v", "error", "-of", "json", *args], what))
 
 
-def input_args(path: Path, start: str | None = None, end: str | None = None) -> list[str]:
-    """ffmpeg's input options for `path` from `start` to `end` (positions as ffmpeg takes them:
+def span(start: str | None = None, end: str | None = None) -> dict[str, str]:
+    """ffmpeg's input options that read from `start` to `end` (positions as ffmpeg takes them:
     seconds or [HH:]MM:SS[.ms]). Seeking as an input option is frame-accurate when decoding."""
-    span = (["-ss", start] if start else []) + (["-to", end] if end else [])
-    return [*span, "-i", str(path)]
+    return {key: value for key, value in (("ss", start), ("to", end)) if value}
 
 
-# ---- filter-graph text --------------------------------------------------------------------------
-# A filter's argument passes two parsers: the graph parser (which splits filters on , ; [ ]) and
-# the filter's option parser (which splits options on : and =). Each strips one level of
-# backslash escapes, so a value is escaped for the option parser, then the whole argument string
-# for the graph parser.
+def input_args(path: Path, start: str | None = None, end: str | None = None) -> list[str]:
+    """`span`'s options for `path`, and the path, as ffmpeg arguments."""
+    return [*option_args(span(start, end)), "-i", str(path)]
 
 
-_OPTION_SPECIAL = "\\':="  # what the option parser splits on or unescapes
-_GRAPH_SPECIAL = "\\'[],;"  # what the graph parser splits on or unescapes
+def option_args(options: dict[str, str]) -> list[str]:
+    """{"color_range": "tv"} -> ["-color_range", "tv"]."""
+    return [arg for key, value in options.items() for arg in (f"-{key}", value)]
 
 
-def _escape(text: str, special: str) -> str:
-    return "".join("\\" + c if c in special else c for c in text)
+# ---- commands and filter graphs -----------------------------------------------------------------
+# ffmpeg-python builds every command that has a filter graph: it names the streams, escapes each
+# filter's options for ffmpeg's two parsers (the graph's, then the filter's) and writes the
+# -filter_complex. A user's --vf-pre/--vf-post text is parsed into filters here (as ffmpeg's
+# own graph parser reads it) so that it joins the same graph as our filters.
+
+_WHITESPACE = " \n\t\r"
+_KEY = re.compile(r"\s*([0-9A-Za-z_./-]+)\s*=")  # ffmpeg's option-name characters, then "="
 
 
-def filter_spec(name: str, **options: object) -> str:
-    """One filter, e.g. filter_spec("scale", w=-2, h="min(ih,180)") -> "scale=w=-2:h=min(ih\\,180)".
-    None-valued options are left out."""
-    args = ":".join(f"{k}={_escape(str(v), _OPTION_SPECIAL)}" for k, v in options.items() if v is not None)
-    return f"{name}={_escape(args, _GRAPH_SPECIAL)}" if args else name
+def command(spec: Any) -> list[str]:
+    """The ffmpeg command line for an ffmpeg-python output `spec`, quiet and with zimg
+    converting whole frames (see WHOLE_FRAME_ZIMG)."""
+    return spec.global_args(*FFMPEG_QUIET, *WHOLE_FRAME_ZIMG).compile(cmd="ffmpeg")
 
 
-def chain(*filters: str | None) -> str:
-    """A linear filter graph: the filters (or user graphs, spliced verbatim) joined by commas;
-    empty and None parts are skipped."""
-    return ",".join(f for f in filters if f)
+def _token(text: str, pos: int, terms: str) -> tuple[str, int]:
+    """ffmpeg's av_get_token: the text from `pos` up to a character of `terms` that is neither
+    backslash-escaped nor 'quoted', with one level of escapes and quotes removed and unprotected
+    outer whitespace stripped; and the position where it stopped."""
+    while pos < len(text) and text[pos] in _WHITESPACE:
+        pos += 1
+    out: list[str] = []
+    keep = 0  # length of `out` that trailing-whitespace stripping must keep
+    while pos < len(text) and text[pos] not in terms:
+        char = text[pos]
+        if char == "\\" and pos + 1 < len(text):
+            out.append(text[pos + 1])
+            pos += 2
+            keep = len(out)
+        elif char == "'":
+            close = text.find("'", pos + 1)
+            close = len(text) if close < 0 else close
+            out.extend(text[pos + 1 : close])
+            pos = close + 1
+            keep = len(out)
+        else:
+            out.append(char)
+            pos += 1
+            keep = len(out) if char not in _WHITESPACE else keep
+    return "".join(out[:keep]), pos
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One filter of a user's chain, its options unescaped: `positional` values in order, then
+    `named` ones."""
+
+    name: str
+    positional: tuple[str, ...] = ()
+    named: dict[str, str] = field(default_factory=dict)
+
+
+def parse_chain(graph: str, flag: str) -> list[Filter]:
+    """The filters of a linear ffmpeg filter graph such as "bwdif=mode=1,crop=1920:800"; a
+    PipelineError naming `flag` (the option it came from) for anything else."""
+    filters, pos = [], 0
+    while True:
+        name, pos = _token(graph, pos, "=,;[]")
+        if name and pos < len(graph) and graph[pos] == "=":
+            options, pos = _token(graph, pos + 1, "[],;")
+            filters.append(_filter(name, options, flag))
+        elif name:
+            filters.append(Filter(name))
+        while pos < len(graph) and graph[pos] in _WHITESPACE:
+            pos += 1
+        if pos < len(graph) and graph[pos] in "[];":
+            raise PipelineError(f"{flag} takes a chain of filters joined by commas, without [labels] or ';' "
+                                f"(found {graph[pos]!r}); for a whole graph pipe vspipe into ffmpeg "
+                                "(filter_scripts/vspipe_to_ffmpeg.sh)")  # fmt: skip
+        if not name:
+            raise PipelineError(f"{flag} {graph!r}: a filter name is missing at character {pos + 1}")
+        if pos == len(graph):
+            return filters
+        pos += 1  # the ','
+
+
+def _filter(name: str, options: str, flag: str) -> Filter:
+    """A filter from its option text (one level unescaped), split as ffmpeg splits it: on ':',
+    each part "name=value" or a value for the next option in the filter's order."""
+    positional: list[str] = []
+    named: dict[str, str] = {}
+    pos = 0
+    while pos < len(options):
+        key = _KEY.match(options, pos)
+        value, pos = _token(options, key.end() if key else pos, ":")
+        if key:
+            named[key.group(1)] = value
+        elif named:
+            raise PipelineError(f"{flag}: {name}'s value {value!r} follows named options; name it (option=value)")
+        elif any(c in value for c in "\\':="):
+            # (ffmpeg-python escapes positional values twice; named values come out right.)
+            raise PipelineError(f"{flag}: write {name}'s value {value!r} as a named option (option=value)")
+        else:
+            positional.append(value)
+        pos += 1  # the ':'
+    return Filter(name, tuple(positional), named)
+
+
+def with_filters(stream: Any, graph: str | None, flag: str) -> Any:
+    """`stream` (ffmpeg-python) through the user's filter chain `graph` from option `flag`."""
+    for f in parse_chain(graph, flag) if graph else []:
+        stream = stream.filter(f.name, *f.positional, **f.named)
+    return stream
 
 
 class Child:
