@@ -14,9 +14,9 @@ import queue
 import re
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from collections.abc import Callable
 from typing import Self
 
 import ffmpeg
