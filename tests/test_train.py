@@ -55,6 +55,8 @@ def test_smoke_run_writes_weights_logs_and_checkpoints(smoke):
     assert {r["phase"] for r in rows[:6]} == {"pixel"} and {r["phase"] for r in rows[6:]} == {"gan"}
     assert all(r["adversarial"] and r["d_loss"] for r in rows[6:]) and not any(r["d_loss"] for r in rows[:6])
     assert [int(r["step"]) for r in read_csv(smoke / "validation.csv")] == [5, 6, 10]
+    assert weights.load(smoke / "weights" / "pixel-last.safetensors").descriptor.steps == 6  # each phase's end
+    assert weights.load(smoke / "weights" / "gan-last.safetensors").descriptor.steps == 10
     assert [p.name for p in checkpoint.checkpoints(smoke / "checkpoints")] == ["step-00000005.pt", "step-00000010.pt"]
     state = checkpoint.load(smoke / "checkpoints" / "step-00000010.pt")
     assert state["config"]["output_dir"] == str(smoke) and state["data_position"] == 20 and state["net_d"] is not None

@@ -12,6 +12,9 @@ adversarial phases, the EMA update, logging, validation and checkpoints. What th
     OUTPUT/checkpoints/step-*.pt         resumable state (training.checkpoint)
     OUTPUT/weights/<phase>-best.safetensors   the best EMA generator of each phase, by the
                                               phase's `select` metric (vsvsr weights files)
+    OUTPUT/weights/<phase>-last.safetensors   the EMA generator at the end of each phase (what
+                                              ships: choosing a step by validation scores
+                                              would tune on the clips the model is judged on)
     OUTPUT/weights/final.safetensors     the EMA generator at the end
     OUTPUT/train.csv, validation.csv, tensorboard/   (training.runlog)
 """
@@ -253,6 +256,9 @@ def train(config: Config, resume: str | None = None, stop_after: int | None = No
                     if record is None or improves(phase.select, scores[phase.select], record["value"]):
                         best[phase.name] = {"metric": phase.select, "value": scores[phase.select], "step": step}
                         export(ema, out / "weights" / f"{phase.name}-best.safetensors", config, phase,
+                               init_steps + step, scores, dataset.manifest)  # fmt: skip
+                    if step in config.phase_ends():
+                        export(ema, out / "weights" / f"{phase.name}-last.safetensors", config, phase,
                                init_steps + step, scores, dataset.manifest)  # fmt: skip
                     if step == config.total_steps:
                         export(ema, out / "weights" / "final.safetensors", config, phase, init_steps + step, scores,
