@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
-from vsvsr import metrics, models, resize, weights
+from vsvsr import models, weights
 from vsvsr.engine import MODES, Engine, Settings, TileGrid
 from vsvsr.vapoursynth_plugin import SRGAN
 from vsvsr.vsfilter import engine_for
@@ -136,21 +136,13 @@ def evaluation_rows(path: str, settings: dict) -> list[str]:
 def position_rows(path: str, settings: dict, max_clips: int) -> list[str]:
     """PSNR-Y per window position in fast mode (edge frames see one side only)."""
     from training.data import evalset  # the benchmark may use the training package's data
+    from training.evaluate import EvalSettings, psnr_by_window_position
 
-    engine = Engine(weights.load(path), Settings(**{**settings, "mode": "fast"}))
-    by_position: dict[int, list[float]] = {}
-    for clip in evalset.builtin()[:max_clips]:
-        hr = clip.hr.float() / 255
-        lr = resize.downsample(hr, 2)
-        server = engine.clip(lambda i: lr[i], len(lr))
-        for n in range(len(lr)):
-            sr = resize.quantize8(server.frame(n))
-            window = server.grid.window_of(n)
-            psnr = metrics.psnr_y(sr[None], hr[n : n + 1], crop=2).item()
-            by_position.setdefault(window.position(n), []).append(psnr)
+    eval_settings = EvalSettings(2, device=settings.get("device", "cpu"), precision=settings.get("precision"))
+    by_position = psnr_by_window_position(weights.load(path), evalset.builtin()[:max_clips], eval_settings)
     rows = ["| position in window (fast mode) | frames | mean PSNR-Y |", "|---:|---:|---:|"]
-    for pos in sorted(by_position):
-        rows.append(f"| {pos} | {len(by_position[pos])} | {statistics.fmean(by_position[pos]):.3f} |")
+    for pos, values in by_position.items():
+        rows.append(f"| {pos} | {len(values)} | {statistics.fmean(values):.3f} |")
     return rows
 
 

@@ -2,6 +2,7 @@
 
     python -m training evaluate --weights my.safetensors --scale 2 --report out/eval
     python -m training train --config training/configs/lite_cpu.yaml --resume auto
+    python -m training ship --weights out/train/lite_cpu/weights/pixel-last.safetensors --name lite --run out/train/lite_cpu
 
 Each command is a module with ``add_arguments(parser)`` and ``run(args) -> exit status``.
 Mistakes the user can fix end in one line on stderr and exit status 2, never a traceback.
@@ -14,12 +15,12 @@ import sys
 
 from vsvsr.weights import WeightsError
 
-from . import UserError, evaluate, train
+from . import UserError, evaluate, ship, train
 from .checkpoint import CheckpointError
 from .data.evalset import EvalDataError
 from .data.sources import SourceError
 
-COMMANDS = {"evaluate": evaluate, "train": train}
+COMMANDS = {"evaluate": evaluate, "ship": ship, "train": train}
 USER_ERRORS = (UserError, WeightsError, EvalDataError, SourceError, CheckpointError)
 
 

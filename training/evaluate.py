@@ -164,6 +164,23 @@ def evaluate(
     }, clip_assets
 
 
+def psnr_by_window_position(model: torch.nn.Module, clips: list[evalset.Clip], settings: EvalSettings) -> dict[int, list[float]]:
+    """PSNR-Y of every output frame, grouped by its position in the window that produced it, in
+    the engine's fast mode (each window's frames are its outputs, so edge positions see the
+    clip on one side only): where the temporal window helps, the middle positions score higher."""
+    engine = Engine(model, Settings(settings.scale, device=settings.device, precision=settings.precision, mode="fast"))
+    by_position: dict[int, list[float]] = {}
+    for clip in clips:
+        hr = clip.hr.float() / 255
+        lr = downsample(clip.hr, settings.scale, settings.downsample).float() / 255
+        server = engine.clip(lambda i, lr=lr: lr[i], len(lr))
+        for n in range(len(lr)):
+            sr = to_uint8(server.frame(n)).float() / 255
+            psnr = metrics.psnr_y(sr[None], hr[n : n + 1], crop=settings.scale).item()
+            by_position.setdefault(server.grid.window_of(n).position(n), []).append(psnr)
+    return dict(sorted(by_position.items()))
+
+
 def model_summary(model: torch.nn.Module, source: str) -> dict[str, Any]:
     """What results.json says about the model: its descriptor without the bulky fields."""
     d = model.descriptor
