@@ -4,6 +4,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vsvsr import models, weights
 from vsvsr.cli import main
 from vsvsr.resize import downsample, quantize8, upsample
 from vsvsr.sample import sample_clip
@@ -36,6 +37,18 @@ def test_models_lists_every_variant(capsys):
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert all(name in out for name in ("rrdb", "residual", "lite"))
+
+
+def test_models_shows_a_shipped_models_measured_table(tmp_path, monkeypatch, capsys):
+    row = {"psnr_y": 35.8, "lpips": 0.05, "tof": 0.02, "tlp": 0.003}
+    table = {"bicubic": row | {"psnr_y": 32.69}, "lanczos": row | {"psnr_y": 33.34}, "lite": row}
+    weights.save(models.build("lite"), tmp_path / "lite.safetensors", trained=True, steps=21000,
+                 metrics={"x2-bicubic": table, "how": "training ship"})  # fmt: skip
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "lite            463,056  shipped" in out and "21,000 steps" in out
+    assert "x2-bicubic: PSNR-Y 35.80 dB (bicubic 32.69, lanczos 33.34), LPIPS 0.050" in out
 
 
 def test_downsample_is_antialiased_bicubic_in_8_bit_levels():

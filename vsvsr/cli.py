@@ -42,7 +42,13 @@ def _models(args: argparse.Namespace) -> int:
         print(f"{name:10} {n:>12,}  {'shipped' if name in shipped else 'none shipped'}  ({models.spec_for(name).summary})")
     for name, path in shipped.items():
         d = weights.read_descriptor(path)
-        print(f"{name}: arch {d.arch}, window {d.window}, steps {d.steps}, trained {d.trained}, metrics {d.metrics}")
+        print(f"\n{name}: arch {d.arch}, window {d.window}, {d.steps:,} steps, card {path.with_suffix('.md')}")
+        for condition, table in d.metrics.items():
+            if isinstance(table, dict) and d.arch in table:  # {method: {metric: value}} (training ship)
+                ours = table[d.arch]
+                baselines = ", ".join(f"{m} {v['psnr_y']:.2f}" for m, v in table.items() if m != d.arch)
+                print(f"  {condition}: PSNR-Y {ours['psnr_y']:.2f} dB ({baselines}), LPIPS {ours['lpips']:.3f}, "
+                      f"tOF {ours['tof']:.3f}, tLP {ours['tlp']:.4f}")  # fmt: skip
     return 0
 
 
