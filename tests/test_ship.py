@@ -98,6 +98,9 @@ def test_passing_bars_ship_fp16_weights_card_and_reference(clips, run, tmp_path,
                  "## Bars", "`skimage/data/camera.png`", "generator: {arch: lite}", "Trained 50 steps"):  # fmt: skip
         assert part in card
 
+    picture = np.asarray(Image.open(out / "lite.png"))
+    assert picture.shape[1] == 4 * picture.shape[0]  # four square crops: bicubic, lanczos, lite, ground truth
+
     pinned = load_file(reference / "lite.safetensors")
     assert pinned["input"].shape == (5, 3, 40, 48) and pinned["output"].shape == (5, 3, 80, 96)
     assert torch.allclose(ship.reference_output(shipped), pinned["output"], atol=1e-5)

@@ -11,6 +11,8 @@ position in the window shows what the window adds. Only when every bar passes do
     weights/NAME.safetensors             fp16, the tables in its descriptor's metrics
     weights/NAME.md                      the model card: data manifest, config, steps, wall
                                          time, every table, the bars
+    weights/NAME.png                     x4 side by side on the first evaluation clip: bicubic,
+                                         lanczos, the model, the ground truth
     tests/reference/NAME.safetensors     a fixed small input and the model's fp32 output on it
                                          (tests/test_shipped.py pins every shipped model's pixels)
 
@@ -28,10 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 
 from vsvsr import sample, weights
+from vsvsr.demo import labelled_row
 from vsvsr.engine import Engine, Settings
 
 from . import UserError, report
@@ -119,6 +124,13 @@ def bars_table(found: list[Bar]) -> str:
     return "\n".join(lines)
 
 
+def side_by_side(report_dir: Path, assets: report.ClipAssets, arch: str) -> np.ndarray:
+    """One clip's crops from an evaluation report, labelled, in a row (H, W, 3) uint8."""
+    methods = [*BASELINES, arch, report.GROUND_TRUTH]
+    crops = [torch.from_numpy(np.asarray(Image.open(report_dir / assets.crops[m]).convert("RGB")).copy()) for m in methods]
+    return labelled_row([c.permute(2, 0, 1).float() / 255 for c in crops], methods)
+
+
 def wall_hours(run: Path) -> float:
     """Training time of `run`, from its logs: each logged step's seconds stand for the steps
     since the previous logged one; validations are added."""
@@ -149,6 +161,8 @@ def card(name: str, model: torch.nn.Module, run: Path, tables: dict[str, dict[st
         "evaluate`'s scoring: outputs rounded to 8 bits, PSNR-Y/SSIM-Y with the scale cropped from "
         "each border, LPIPS (AlexNet), tOF, tLP; the file as shipped (fp16), the engine's default "
         "precision on this CPU (bf16), x4 = two x2 passes.",
+        "",
+        f"![x4 on the first evaluation clip: bicubic, lanczos, {name}, ground truth]({name}.png)",
         "",
         "## Evaluation",
     ]
@@ -199,6 +213,8 @@ def ship(model_path: Path, name: str, run: Path, compare_path: Path | None, repo
             (folder / "results.json").write_text(json.dumps(results, indent=2) + "\n")
             report.write_index(folder, results, assets)
             tables[f"x{scale}-{kernel}"] = results
+            if (scale, kernel) == (4, "bicubic"):
+                picture = side_by_side(folder, assets[0], arch)
             print(report.markdown_table(results, data if data == "builtin" else Path(data).name), flush=True)
         compare = None
         if compare_path is not None:
@@ -219,6 +235,7 @@ def ship(model_path: Path, name: str, run: Path, compare_path: Path | None, repo
         save_file({"input": reference_input().contiguous(), "output": reference_output(shipped).contiguous()},
                   reference_dir / f"{name}.safetensors")  # fmt: skip
         (out_dir / f"{name}.md").write_text(card(name, shipped, run, tables, compare, positions, found))
+        Image.fromarray(picture).save(out_dir / f"{name}.png")
         # Last, and atomically: a shipped file always has its card and its reference output.
         weights.save(shipped, out_dir / f"{name}.safetensors", dtype=torch.float16,
                      metrics=measured | {"how": f"python -m training ship: built-in evaluation set v{evalset.VERSION}, "

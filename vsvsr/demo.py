@@ -62,7 +62,7 @@ def run_demo(out_dir: Path, frames: int = 24) -> tuple[Path, Path]:
     sr = read_frame(video, centre, hr.shape[-1], hr.shape[-2])
     panels = [upsample(lr[centre], SCALE), sr, hr[centre]]
     picture = out_dir / "side_by_side.png"
-    Image.fromarray(_labelled_row(panels, [f"bicubic x{SCALE}", f"SRGAN x{SCALE} (vspipe | x264)", "original"])).save(picture)
+    Image.fromarray(labelled_row(panels, [f"bicubic x{SCALE}", f"SRGAN x{SCALE} (vspipe | x264)", "original"])).save(picture)
     return video, picture
 
 
@@ -88,7 +88,8 @@ def read_frame(path: Path, n: int, w: int, h: int) -> torch.Tensor:
     return torch.from_numpy(np.frombuffer(raw, np.uint8).reshape(h, w, 3).copy()).permute(2, 0, 1).float() / 255
 
 
-def _labelled_row(images: list[torch.Tensor], labels: list[str]) -> np.ndarray:
+def labelled_row(images: list[torch.Tensor], labels: list[str]) -> np.ndarray:
+    """(3, H, W) images in [0, 1] side by side, each labelled in its corner: (H, sum W, 3) uint8."""
     tiles = []
     for image, label in zip(images, labels):
         tile = Image.fromarray((image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
