@@ -1,4 +1,6 @@
 import json
+import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,6 +9,8 @@ from safetensors.torch import load_file, save_file
 import vsvsr.models as models
 from vsvsr import weights
 from vsvsr.weights import ModelDescriptor, WeightsError
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -113,6 +117,11 @@ def test_names_without_shipped_weights_say_how_to_get_them(monkeypatch, tmp_path
         weights.load("rrdb")
     with pytest.raises(WeightsError, match="unknown model 'huge'.*architectures: rrdb, residual, lite"):
         weights.load("huge")
+    for name in models.names():  # the config each message names exists
+        with pytest.raises(WeightsError) as raised:
+            weights.load(name)
+        config = re.search(r"--config (\S+)\)", str(raised.value)).group(1)
+        assert (REPO / config).is_file(), config
 
 
 def test_shipped_names_resolve_to_the_weights_folder(monkeypatch, tmp_path, small):

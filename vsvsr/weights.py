@@ -168,7 +168,7 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
     if name in models.names():
         raise WeightsError(
             f"model {name!r} has no shipped weights yet; train them with the training package "
-            f"(python -m training train --config training/configs/{name}.yaml) and pass the file "
+            f"(python -m training train --config training/configs/{models.spec_for(name).train_config}) and pass the file "
             f"(weights= in VapourSynth, --weights on the command line), or use one of the shipped "
             f"models: {', '.join(available) or 'none yet'}"
         )

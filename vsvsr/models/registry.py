@@ -16,6 +16,7 @@ class ArchSpec:
     params: dict[str, Any] = field(default_factory=dict)
     window: int = 5  # frames per window a fresh model is meant to be trained with
     train_tiles: tuple[int, ...] = (16, 32, 64)  # LR patch sizes of the cascade; last = inference tile
+    train_config: str = ""  # the training package's config for it, under training/configs/
 
 
 ARCHS: dict[str, ArchSpec] = {
@@ -25,11 +26,13 @@ ARCHS: dict[str, ArchSpec] = {
             "rrdb",
             "the paper's large model: 37 RRDBs of 64 features (~27M parameters)",
             dict(trunk="rrdb", num_feat=64, num_blocks=37, num_grow=32, res_scale=0.2, hr_conv=True),
+            train_config="rrdb.yaml",
         ),
         ArchSpec(
             "residual",
             "the paper's light model: 14 residual blocks of 128 features (~5M parameters)",
             dict(trunk="residual", num_feat=128, num_blocks=14, res_scale=0.2, hr_conv=True),
+            train_config="residual.yaml",
         ),
         ArchSpec(
             # What lite trades: the trunk runs on a 2x2 space-to-depth grid, so each 3x3
@@ -42,6 +45,7 @@ ARCHS: dict[str, ArchSpec] = {
             "our CPU model: 5 residual blocks of 64 features on a 2x2-folded grid (~0.46M parameters)",
             dict(trunk="residual", num_feat=64, num_blocks=5, res_scale=1.0, unshuffle=2,
                  nonlocal_inner=32, hr_conv=False),  # fmt: skip
+            train_config="lite_cpu.yaml",
         ),
     )
 }
