@@ -14,6 +14,10 @@ def quadratic_reference(block: NonLocalBlock3d, x: torch.Tensor, mask: torch.Ten
     theta, phi, g = (F.conv1d(flat, m.weight.double(), m.bias.double()) for m in (block.theta, block.phi, block.g))
     affinity = theta.transpose(1, 2) @ phi  # (B, N, N): f(x_i, x_j)
     keep = torch.ones_like(affinity[:, :1, :]) if mask is None else mask.reshape(b, 1, -1).double()
+    if block.pairwise == "local":  # only keys within the neighbourhood of the query's place
+        r = block.neighbourhood // 2
+        ys, xs = (v.flatten().repeat(t) for v in torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij"))
+        keep = keep * (((ys[:, None] - ys[None]).abs() <= r) & ((xs[:, None] - xs[None]).abs() <= r)).double()
     if block.pairwise == "dot":
         weights = affinity * keep / keep.sum(dim=-1, keepdim=True)  # C(x) = N real positions
     else:
@@ -40,15 +44,16 @@ def test_linear_dot_product_equals_quadratic_oracle(shape):
     assert torch.allclose(fast.double(), quadratic_reference(block, x), atol=1e-5, rtol=1e-5)
 
 
-def test_embedded_gaussian_equals_quadratic_oracle():
+@pytest.mark.parametrize("pairwise, neighbourhood", [("embedded_gaussian", 5), ("local", 3), ("local", 5)])
+def test_embedded_gaussian_equals_quadratic_oracle(pairwise, neighbourhood):
     torch.manual_seed(1)
-    block = perturbed(NonLocalBlock3d(8, 4, pairwise="embedded_gaussian"))
+    block = perturbed(NonLocalBlock3d(8, 4, pairwise=pairwise, neighbourhood=neighbourhood))
     x = torch.randn(2, 8, 3, 5, 6) * 0.5
     with torch.no_grad():
         assert torch.allclose(block(x).double(), quadratic_reference(block, x), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("pairwise", ["dot", "embedded_gaussian"])
+@pytest.mark.parametrize("pairwise", ["dot", "embedded_gaussian", "local"])
 def test_masked_padding_is_invisible(pairwise):
     """A block on a padded tile gives the real positions exactly what the unpadded tile gives."""
     torch.manual_seed(2)
@@ -65,17 +70,18 @@ def test_masked_padding_is_invisible(pairwise):
     assert not torch.allclose(unmasked, block(x), atol=1e-3)  # the mask is what made it invisible
 
 
-@pytest.mark.parametrize("pairwise", ["dot", "embedded_gaussian"])
+@pytest.mark.parametrize("pairwise", ["dot", "embedded_gaussian", "local"])
 def test_fresh_block_is_identity(pairwise):
     x = torch.randn(2, 16, 3, 4, 5)
     with torch.no_grad():
         assert torch.equal(NonLocalBlock3d(16, pairwise=pairwise)(x), x)
 
 
-def test_mixes_across_time():
+@pytest.mark.parametrize("pairwise", ["dot", "local"])
+def test_mixes_across_time(pairwise):
     """Positive control for the temporal path: changing frame 2 changes the output at frame 0."""
     torch.manual_seed(3)
-    block = perturbed(NonLocalBlock3d(8, 4))
+    block = perturbed(NonLocalBlock3d(8, 4, pairwise=pairwise))
     x = torch.randn(1, 8, 3, 4, 4)
     y = x.clone()
     y[:, :, 2] += 1.0
@@ -94,3 +100,15 @@ def test_half_precision_stays_finite_on_large_windows(dtype):
         low = block.to(dtype)(x.to(dtype)).float()
     assert torch.isfinite(low).all()
     assert (low - ref).abs().max() < 0.05 * ref.abs().max()
+
+
+def test_local_attention_sees_its_neighbourhood_in_every_frame_and_nothing_else():
+    torch.manual_seed(5)
+    block = perturbed(NonLocalBlock3d(8, 4, pairwise="local", neighbourhood=3))
+    x = torch.randn(1, 8, 3, 7, 7)
+    with torch.no_grad():
+        base = block(x)[0, :, 0, 3, 3]  # frame 0, centre place
+        for (dy, dx), seen in (((1, 1), True), ((0, 2), False), ((2, 0), False)):
+            y = x.clone()
+            y[0, :, 2, 3 + dy, 3 + dx] += 3.0  # another frame, that far from the centre
+            assert torch.allclose(block(y)[0, :, 0, 3, 3], base) != seen, (dy, dx)

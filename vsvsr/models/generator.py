@@ -44,6 +44,7 @@ class SpatioTemporalGenerator(nn.Module):
         temporal_kernel: int = 3,
         nonlocal_inner: int | None = None,
         pairwise: str = "dot",
+        neighbourhood: int = 5,
         hr_conv: bool = True,
     ) -> None:
         super().__init__()
@@ -56,7 +57,7 @@ class SpatioTemporalGenerator(nn.Module):
         # 1. channel expansion + temporal feature extraction
         self.expand = nn.Conv3d(in_ch, num_feat, (temporal_kernel, 3, 3), padding=(0, 1, 1))
         self.act = lrelu()
-        self.nonlocal_block = NonLocalBlock3d(num_feat, nonlocal_inner, pairwise)
+        self.nonlocal_block = NonLocalBlock3d(num_feat, nonlocal_inner, pairwise, neighbourhood)
         # 2. spatial feature extraction
         self.trunk = make_trunk(trunk, num_feat, num_blocks, num_grow, res_scale)
         # 3. reconstruction

@@ -12,6 +12,12 @@ block is the identity). Two pairwise functions:
   number of positions. It is exact, not an approximation.
 - "embedded_gaussian" (Eq. 17): softmax over theta_i . phi_j, via scaled_dot_product_attention
   (quadratic in positions; memory-efficient kernels keep it usable on small tiles).
+- "local": the embedded Gaussian with j restricted to the `neighbourhood` x `neighbourhood`
+  positions around i's place in every frame of the window (T k^2 terms), linear in positions.
+  The dot form's sum over the whole window is one C' x C' summary shared by every position, so
+  it cannot say where a detail moved between frames; the local softmax can: each position picks
+  its own matches in the neighbouring frames, a learned soft motion compensation (sub-pixel
+  too, as a weighted mix of neighbours). lite uses it; measured in weights/MODEL_CARD.md.
 
 Positions that are padding (added to reach a size multiple) are masked out of the sum and of N,
 so a block on a padded tile sees exactly what it would see on the unpadded one.
@@ -23,16 +29,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-PAIRWISE = ("dot", "embedded_gaussian")
+PAIRWISE = ("dot", "embedded_gaussian", "local")
 
 
 class NonLocalBlock3d(nn.Module):
-    def __init__(self, channels: int, inner: int | None = None, pairwise: str = "dot") -> None:
+    def __init__(self, channels: int, inner: int | None = None, pairwise: str = "dot", neighbourhood: int = 5) -> None:
         super().__init__()
         if pairwise not in PAIRWISE:
             raise ValueError(f"pairwise must be one of {PAIRWISE}, not {pairwise!r}")
+        if neighbourhood < 1 or neighbourhood % 2 != 1:
+            raise ValueError(f"neighbourhood must be odd and positive, not {neighbourhood}")
         inner = inner or max(channels // 2, 1)
         self.pairwise = pairwise
+        self.neighbourhood = neighbourhood
         # 1x1 convolutions over the flattened T*H*W positions.
         self.theta = nn.Conv1d(channels, inner, 1)
         self.phi = nn.Conv1d(channels, inner, 1)
@@ -49,8 +58,13 @@ class NonLocalBlock3d(nn.Module):
         keep = None if mask is None else mask.reshape(b, 1, t * h * w).to(x.dtype)
         if self.pairwise == "dot":
             y = _dot_product_linear(theta, phi, g, keep)
-        else:
+        elif self.pairwise == "embedded_gaussian":
             y = _embedded_gaussian(theta, phi, g, keep)
+        else:
+            shape = (b, -1, t, h, w)
+            y = _local_embedded_gaussian(theta.reshape(shape), phi.reshape(shape), g.reshape(shape),
+                                         None if keep is None else keep.reshape(b, 1, t, h, w), self.neighbourhood)  # fmt: skip
+            y = y.reshape(b, -1, t * h * w)
         return x + self.project(y).reshape(b, c, t, h, w)
 
 
@@ -84,3 +98,33 @@ def _embedded_gaussian(
     )
     return y.squeeze(1).transpose(1, 2)  # (B, C', N)
 
+
+
+def _local_embedded_gaussian(
+    theta: torch.Tensor, phi: torch.Tensor, g: torch.Tensor, keep: torch.Tensor | None, k: int
+) -> torch.Tensor:
+    """y_i = sum_j softmax_j(theta_i . phi_j) g_j over the j in a k x k neighbourhood of i's
+    place in every frame; (B, C', T, H, W) inputs, `keep` (B, 1, T, H, W) or None. Keys outside
+    the frame or not kept get no weight.
+
+    The keys and values of each place are gathered from k^2 shifted views (plain slicing, so it
+    runs and exports to ONNX wherever the rest of the model does), then every place is one small
+    matrix product: its T queries against its T k^2 keys."""
+    b, c, t, h, w = theta.shape
+    r = k // 2
+    valid = torch.ones(b, 1, t, h, w, dtype=theta.dtype, device=theta.device) if keep is None else keep
+    pad = (r, r, r, r)
+
+    def neighbours(x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T, H, W) -> (B, H, W, T k^2, C): each place's k x k neighbourhood in every frame."""
+        padded = F.pad(x, pad)  # zeros outside the frame
+        views = [padded[..., dy : dy + h, dx : dx + w] for dy in range(k) for dx in range(k)]
+        return torch.stack(views, dim=3).permute(0, 4, 5, 2, 3, 1).reshape(b, h, w, t * k * k, x.shape[1])
+
+    queries = theta.permute(0, 3, 4, 2, 1)  # (B, H, W, T, C')
+    logits = queries @ neighbours(phi).transpose(-1, -2)  # (B, H, W, T, T k^2)
+    # A finite "minus infinity": a place whose every key is masked gets uniform weights rather
+    # than NaN; real keys outweigh these by e^10000.
+    logits = logits.masked_fill(neighbours(valid).transpose(-1, -2) == 0, -1e4)
+    weights = torch.softmax(logits.float(), dim=-1).to(g.dtype)
+    return (weights @ neighbours(g)).permute(0, 4, 3, 1, 2)  # (B, C', T, H, W)
