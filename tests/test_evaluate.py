@@ -170,3 +170,18 @@ def _render(index: Path) -> dict:
             )
         finally:
             driver.quit()
+
+
+def test_window_versus_static_tells_a_moving_clip_from_a_still_one():
+    from training.data.evalset import Clip
+    from training.evaluate import EvalSettings, window_versus_static
+
+    torch.manual_seed(0)
+    model = models.build("lite")
+    torch.nn.init.normal_(model.nonlocal_block.project.weight, std=0.5)  # a block that mixes frames
+    photo = torch.from_numpy(data.astronaut()[100:164, 100:228]).permute(2, 0, 1)
+    still = Clip("still", photo[:, :, :64].expand(5, -1, -1, -1).contiguous(), "test")
+    moving = Clip("moving", torch.stack([photo[:, :, 8 * t : 8 * t + 64] for t in range(5)]), "test")
+    found = window_versus_static(model, [still, moving], EvalSettings(2))
+    assert found["still"][0] == found["still"][1]  # its window is five copies already
+    assert found["moving"][0] != found["moving"][1]

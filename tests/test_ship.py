@@ -94,7 +94,7 @@ def test_passing_bars_ship_fp16_weights_card_and_reference(clips, run, tmp_path,
     assert set(d.metrics["x2-bicubic"]) == {"bicubic", "lanczos", "lite"}
 
     card = (out / "lite.md").read_text()
-    for part in ("## Evaluation", "### x4-bilinear", "## What the window adds", "| window 1 |", "PSNR-Y by position",
+    for part in ("## Evaluation", "### x4-bilinear", "## What the window adds", "| window 1 |", "PSNR-Y by position", "| pan |",
                  "## Bars", "`skimage/data/camera.png`", "generator: {arch: lite}", "Trained 50 steps"):  # fmt: skip
         assert part in card
 

@@ -181,6 +181,26 @@ def psnr_by_window_position(model: torch.nn.Module, clips: list[evalset.Clip], s
     return dict(sorted(by_position.items()))
 
 
+def window_versus_static(model: torch.nn.Module, clips: list[evalset.Clip], settings: EvalSettings) -> dict[str, tuple[float, float]]:
+    """Whether the model uses its window: PSNR-Y of each clip's middle frame of its first window,
+    upscaled from the real window and from copies of the frame itself (the same frame with no
+    motion to learn from). {clip name: (real, static)}."""
+    window = weights.descriptor_of(model).window
+    found = {}
+    for clip in clips:
+        hr = clip.hr[:window]
+        lr = downsample(hr, settings.scale, settings.downsample).float() / 255
+        middle = len(lr) // 2
+        target = hr[middle : middle + 1].float() / 255
+        with torch.no_grad():
+            real = models.upscale(model, lr[None], settings.scale)[0, middle]
+            static = models.upscale(model, lr[middle : middle + 1].expand(len(lr), -1, -1, -1)[None], settings.scale)[0, middle]
+        found[clip.name] = tuple(
+            metrics.psnr_y(to_uint8(out)[None].float() / 255, target, crop=settings.scale).item() for out in (real, static)
+        )
+    return found
+
+
 def model_summary(model: torch.nn.Module, source: str) -> dict[str, Any]:
     """What results.json says about the model: its descriptor without the bulky fields."""
     d = model.descriptor

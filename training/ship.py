@@ -49,6 +49,7 @@ from .evaluate import (
     model_summary,
     notes,
     psnr_by_window_position,
+    window_versus_static,
 )
 from .runlog import read_csv
 
@@ -143,8 +144,8 @@ def wall_hours(run: Path) -> float:
     return total / 3600
 
 
-def card(name: str, model: torch.nn.Module, run: Path, tables: dict[str, dict[str, Any]],
-         compare: dict[str, Any] | None, positions: dict[int, list[float]], found: list[Bar]) -> str:  # fmt: skip
+def card(name: str, model: torch.nn.Module, run: Path, tables: dict[str, dict[str, Any]], compare: dict[str, Any] | None,
+         positions: dict[int, list[float]], static: dict[str, tuple[float, float]], found: list[Bar]) -> str:  # fmt: skip
     """The model card (markdown) of shipped model `name`."""
     d = model.descriptor
     params = sum(p.numel() for p in model.parameters())
@@ -178,6 +179,10 @@ def card(name: str, model: torch.nn.Module, run: Path, tables: dict[str, dict[st
         parts += ["", "PSNR-Y by position in the window (engine fast mode, x2, first "
                   f"{POSITION_CLIPS} clips):", "", "| position | frames | PSNR-Y |", "|---:|---:|---:|"]  # fmt: skip
         parts += [f"| {p} | {len(v)} | {statistics.fmean(v):.3f} |" for p, v in positions.items()]
+    parts += ["", "Each clip's middle frame (of its first window) from the real window and from copies of "
+              "itself, PSNR-Y x2: what the window's motion adds.", "",
+              "| clip | real window | static window |", "|---|---:|---:|"]  # fmt: skip
+    parts += [f"| {clip} | {real:.3f} | {still:.3f} |" for clip, (real, still) in static.items()]
     parts += ["", "## Bars", "", bars_table(found), "", "## Training data", "",
               "| source | sha256 | frames |", "|---|---|---|"]  # fmt: skip
     for entry in d.train_data:
@@ -223,6 +228,7 @@ def ship(model_path: Path, name: str, run: Path, compare_path: Path | None, repo
             settings = EvalSettings(2, "bicubic", data, ())
             compare = evaluate([model_method(other, settings)], clips, settings, report_dir / "window-1")[0]["mean"][arch]
         positions = psnr_by_window_position(shipped, clips[:POSITION_CLIPS], EvalSettings(2, "bicubic", data))
+        static = window_versus_static(shipped, clips, EvalSettings(2, "bicubic", data))
         found = check_bars(tables, compare, arch, bars)
         print(bars_table(found))
         if dry_run or not all(b.passed for b in found):
@@ -233,7 +239,7 @@ def ship(model_path: Path, name: str, run: Path, compare_path: Path | None, repo
         reference_dir.mkdir(parents=True, exist_ok=True)
         save_file({"input": reference_input().contiguous(), "output": reference_output(shipped).contiguous()},
                   reference_dir / f"{name}.safetensors")  # fmt: skip
-        (out_dir / f"{name}.md").write_text(card(name, shipped, run, tables, compare, positions, found))
+        (out_dir / f"{name}.md").write_text(card(name, shipped, run, tables, compare, positions, static, found))
         Image.fromarray(picture).save(out_dir / f"{name}.png")
         # Last, and atomically: a shipped file always has its card and its reference output.
         weights.save(shipped, out_dir / f"{name}.safetensors", dtype=torch.float16,
