@@ -22,7 +22,6 @@ import json
 import math
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -31,6 +30,8 @@ from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image
+
+from vsvsr.pipeline.tools import PipelineError, tool
 
 from ..config import MotionConfig
 from . import sources
@@ -129,10 +130,11 @@ class VideoFile:
 
 
 def _ffmpeg_tool(name: str) -> str:
-    found = shutil.which(name)
-    if found is None:
-        raise LayoutError(f"reading video files needs {name} (part of ffmpeg); install ffmpeg")
-    return found
+    """vsvsr's lookup of ffmpeg/ffprobe, its message as this module's error."""
+    try:
+        return tool(name)
+    except PipelineError as err:
+        raise LayoutError(f"reading video files needs {name}: {err}") from None
 
 
 def probe_video(path: Path) -> VideoFile:
