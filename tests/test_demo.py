@@ -47,7 +47,7 @@ def test_models_shows_a_shipped_models_measured_table(tmp_path, monkeypatch, cap
     monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path)
     assert main(["models"]) == 0
     out = capsys.readouterr().out
-    assert "lite            385,056  shipped" in out and "21,000 steps" in out
+    assert "lite            483,152  shipped" in out and "21,000 steps" in out
     assert "x2-bicubic: PSNR-Y 35.80 dB (bicubic 32.69, lanczos 33.34), LPIPS 0.050" in out
 
 

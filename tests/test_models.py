@@ -53,8 +53,9 @@ def test_fresh_generator_starts_near_bicubic():
 
 
 def test_distant_frames_meet_only_in_the_non_local_block(lite):
-    """Frame 4 reaches frame 0 through the non-local block, not through the temporal conv (which
-    spans neighbours only): a fresh model, whose block is the identity, keeps frame 0 unchanged."""
+    """Frame 4 reaches frame 0 through the non-local block, not through lite's 3D convolutions
+    (which reach three frames): a fresh model, whose block is the identity, keeps frame 0
+    unchanged."""
     x = torch.rand(1, 5, 3, 12, 12)
     y = x.clone()
     y[:, 4] = torch.rand(3, 12, 12)
@@ -62,7 +63,51 @@ def test_distant_frames_meet_only_in_the_non_local_block(lite):
     with torch.no_grad():
         assert not torch.equal(lite(x)[:, 0], lite(y)[:, 0])
         assert torch.equal(fresh(x)[:, 0], fresh(y)[:, 0])
-        assert not torch.equal(fresh(x)[:, 3], fresh(y)[:, 3])  # the temporal conv's reach
+        assert not torch.equal(fresh(x)[:, 1], fresh(y)[:, 1])  # the 3D convolutions' reach
+
+
+def test_temporal_blocks_reach_one_more_frame_each():
+    """A 3D residual block sees one frame either side: with one block, frame 1's output depends
+    on frame 3 (expand 1 + block 1) even in a fresh model; without, it does not."""
+    x = torch.rand(1, 5, 3, 12, 12)
+    y = x.clone()
+    y[:, 3] = torch.rand(3, 12, 12)
+    with torch.no_grad():
+        for blocks, reaches in ((0, False), (1, True)):
+            model = models.build("lite", front_feat=0, temporal_kernel=3, temporal_blocks=blocks).eval()
+            assert len(model.temporal_trunk) == blocks
+            assert (not torch.equal(model(x)[:, 1], model(y)[:, 1])) == reaches
+            assert torch.equal(model(x)[:, 0], model(y)[:, 0])  # 3 frames away: beyond the reach
+
+
+def test_front_compares_frames_at_full_resolution():
+    """The front's two 3D convolutions take RGB frames before the fold (their features are what
+    gets folded) and reach two frames either side, even in a fresh model."""
+    torch.manual_seed(0)
+    x = torch.rand(1, 5, 3, 16, 16)
+    y = x.clone()
+    y[0, 2, :, 8, 8] += 0.5
+    with torch.no_grad():
+        front_only = models.build("lite", temporal_kernel=1, temporal_blocks=0).eval()
+        none = models.build("lite", front_feat=0, temporal_kernel=1, temporal_blocks=0).eval()
+        assert front_only.front[0].in_channels == 3 and front_only.expand.in_channels == 16 * 2 * 2
+        assert not torch.equal(front_only(x)[:, 0], front_only(y)[:, 0])
+        assert not torch.equal(front_only(x)[:, 4], front_only(y)[:, 4])
+        assert torch.equal(none(x)[:, 0], none(y)[:, 0])  # no temporal path in a fresh model
+
+
+def test_temporal_block_holds_the_edge_frames():
+    """A still window stays still through a 3D block: its edge frames see themselves repeated,
+    not black frames, so every frame of the output is the same."""
+    torch.manual_seed(0)
+    block = models.TemporalResidualBlock(8, res_scale=1.0).eval()
+    still = torch.rand(1, 8, 1, 6, 7).expand(-1, -1, 5, -1, -1)
+    with torch.no_grad():
+        out = block(still)
+    assert not torch.equal(out, still)
+    assert all(torch.equal(out[:, :, i], out[:, :, 0]) for i in range(5))
+    with pytest.raises(ValueError, match="temporal_blocks and front_feat must not be negative"):
+        models.build("lite", temporal_blocks=-1)
 
 
 def test_window_of_one_is_a_single_image_model():

@@ -54,7 +54,9 @@ def test_smoke_run_writes_weights_logs_and_checkpoints(smoke):
     assert [int(r["step"]) for r in rows] == list(range(1, 11))
     assert {r["phase"] for r in rows[:6]} == {"pixel"} and {r["phase"] for r in rows[6:]} == {"gan"}
     assert all(r["adversarial"] and r["d_loss"] for r in rows[6:]) and not any(r["d_loss"] for r in rows[:6])
-    assert [int(r["step"]) for r in read_csv(smoke / "validation.csv")] == [5, 6, 10]
+    validated = read_csv(smoke / "validation.csv")
+    assert [int(r["step"]) for r in validated] == [5, 6, 10]
+    assert all(abs(float(r["window_vs_static"])) < 5 for r in validated)  # dB, real minus static window
     assert weights.load(smoke / "weights" / "pixel-last.safetensors").descriptor.steps == 6  # each phase's end
     assert weights.load(smoke / "weights" / "gan-last.safetensors").descriptor.steps == 10
     assert [p.name for p in checkpoint.checkpoints(smoke / "checkpoints")] == ["step-00000005.pt", "step-00000010.pt"]
@@ -136,8 +138,8 @@ def test_overfits_a_tiny_set_beyond_bicubic(tiny_set, tmp_path):
         "--set", f"output_dir={tmp_path}", "--set", f"data.sources=[{{kind: reds, path: {tiny_set}}}]",
         "--set", "data.window=5", "--set", "data.hr_crop=48", "--set", "data.augment=false",
         "--set", "data.degradations={}", "--set", "cascade.x2=[12,24]", "--set", "cascade.x4=[]",
-        "--set", "phases=[{name: pixel, steps: 100, lr_g: 2.0e-3, schedule: constant, losses: {charbonnier: 1.0}}]",
-        "--set", f"validation.data={tiny_set / 'train_sharp'}", "--set", "validation.every=100",
+        "--set", "phases=[{name: pixel, steps: 200, lr_g: 2.0e-3, schedule: constant, losses: {charbonnier: 1.0}}]",
+        "--set", f"validation.data={tiny_set / 'train_sharp'}", "--set", "validation.every=200",
         "--set", "validation.frames=5", "--set", "validation.crop=48", "--set", "train.log_every=50",
         "--set", "train.tensorboard=true",
     )  # fmt: skip

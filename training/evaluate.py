@@ -189,16 +189,20 @@ def window_versus_static(model: torch.nn.Module, clips: list[evalset.Clip], sett
     found = {}
     for clip in clips:
         hr = clip.hr[:window]
-        lr = downsample(hr, settings.scale, settings.downsample).float() / 255
-        middle = len(lr) // 2
-        target = hr[middle : middle + 1].float() / 255
-        with torch.no_grad():
-            real = models.upscale(model, lr[None], settings.scale)[0, middle]
-            static = models.upscale(model, lr[middle : middle + 1].expand(len(lr), -1, -1, -1)[None], settings.scale)[0, middle]
-        found[clip.name] = tuple(
-            metrics.psnr_y(to_uint8(out)[None].float() / 255, target, crop=settings.scale).item() for out in (real, static)
-        )
+        found[clip.name] = real_versus_static(model, downsample(hr, settings.scale, settings.downsample), hr, settings.scale)
     return found
+
+
+def real_versus_static(model: torch.nn.Module, lr: torch.Tensor, hr: torch.Tensor, scale: int) -> tuple[float, float]:
+    """PSNR-Y of the middle frame of one window (lr (T, 3, h, w), hr (T, 3, H, W), both uint8)
+    upscaled from the window itself and from T copies of its middle frame."""
+    frames = lr.float() / 255
+    middle = len(frames) // 2
+    target = hr[middle : middle + 1].float() / 255
+    with torch.no_grad():
+        real = models.upscale(model, frames[None], scale)[0, middle]
+        static = models.upscale(model, frames[middle : middle + 1].expand_as(frames)[None], scale)[0, middle]
+    return tuple(metrics.psnr_y(to_uint8(out)[None].float() / 255, target, crop=scale).item() for out in (real, static))
 
 
 def model_summary(model: torch.nn.Module, source: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@
                            gradient norms, seconds per step and the share of it spent waiting
                            for data
     OUTPUT/validation.csv  one row per validation: PSNR-Y, SSIM-Y, LPIPS, tOF, tLP, temporal
-                           error (training.evaluate's scores) and bicubic's PSNR-Y
+                           error (training.evaluate's scores), bicubic's PSNR-Y and the
+                           real window against a static one (training.validation)
     OUTPUT/tensorboard/    the same scalars, when the tensorboard package is installed
 
 A resumed run first drops the rows of steps after its checkpoint (written by the run that
@@ -69,8 +70,8 @@ class RunLog:
         folder.mkdir(parents=True, exist_ok=True)
         self.train = CsvLog(folder / "train.csv", ["step", "phase", "lr_g", "lr_d", "loss", *loss_names, "d_loss",
                             "grad_norm_g", "grad_norm_d", "seconds", "data_share"], start)  # fmt: skip
-        self.validation = CsvLog(folder / "validation.csv", ["step", "phase", *SCORES, "psnr_y_bicubic", "seconds"],
-                                 start)  # fmt: skip
+        self.validation = CsvLog(folder / "validation.csv", ["step", "phase", *SCORES, "psnr_y_bicubic",
+                                 "window_vs_static", "seconds"], start)  # fmt: skip
         self.board = None
         if tensorboard and importlib.util.find_spec("tensorboard") is not None:
             from torch.utils.tensorboard import SummaryWriter
@@ -96,7 +97,8 @@ class RunLog:
         self._scalars("validation", step, row)
         self.progress.write(
             f"step {step} ({row['phase']}): PSNR-Y {row['psnr_y']:.2f} dB (bicubic {row['psnr_y_bicubic']:.2f}), "
-            f"SSIM-Y {row['ssim_y']:.4f}, LPIPS {row['lpips']:.4f}, tOF {row['tof']:.3f}",
+            f"SSIM-Y {row['ssim_y']:.4f}, LPIPS {row['lpips']:.4f}, tOF {row['tof']:.3f}, "
+            f"window vs static {row['window_vs_static']:+.3f} dB",
             file=sys.stderr,
         )
 

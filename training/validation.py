@@ -1,8 +1,11 @@
 """Validation during training: the EMA generator on a few held-out clips, scored by
 `python -m training evaluate`'s own scoring (outputs rounded to 8 bits, PSNR-Y and SSIM-Y with
 `scale` pixels cropped from each border, LPIPS with AlexNet, tOF, tLP), next to bicubic's PSNR-Y
-on the same frames. Clips are upscaled a window of `window` frames at a time, as the model was
-trained, by `vsvsr.models.upscale` on whole (small) crops rather than the tiled engine.
+on the same frames, and `window_vs_static`: how much better each clip's first window's middle
+frame comes out from the real window than from copies of that frame (dB; 0 for window 1). A
+model that draws detail from the neighbouring frames scores above 0; one that ignores them, 0.
+Clips are upscaled a window of `window` frames at a time, as the model was trained, by
+`vsvsr.models.upscale` on whole (small) crops rather than the tiled engine.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from vsvsr import metrics, models
 
 from .config import ValidationConfig
 from .data import evalset
-from .evaluate import SCORES, downsample, score, to_uint8, upscale_baseline
+from .evaluate import SCORES, downsample, real_versus_static, score, to_uint8, upscale_baseline
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,8 @@ def upscale_clip(model: torch.nn.Module, lr: torch.Tensor, scale: int, window: i
 
 def validate(model: torch.nn.Module, clips: list[ValidationClip], config: ValidationConfig, window: int,
              device: torch.device) -> dict[str, float]:  # fmt: skip
-    """Mean scores (training.evaluate.SCORES) of `model` over `clips`, plus bicubic's PSNR-Y."""
+    """Mean scores (training.evaluate.SCORES) of `model` over `clips`, plus bicubic's PSNR-Y and
+    the real window's gain over a static one."""
     was_training = model.training
     model.eval()
     per_clip = []
@@ -66,6 +70,7 @@ def validate(model: torch.nn.Module, clips: list[ValidationClip], config: Valida
         bicubic = upscale_baseline(clip.lr, config.scale, "bicubic")
         scores = {k: v for k, v in score(pred, clip.hr, config.scale).items() if k in SCORES}
         bicubic_psnr = metrics.psnr_y(bicubic.float() / 255, clip.hr.float() / 255, crop=config.scale)
-        per_clip.append(scores | {"psnr_y_bicubic": bicubic_psnr.mean().item()})
+        real, static = real_versus_static(model, clip.lr[:window].to(device), clip.hr[:window].to(device), config.scale)
+        per_clip.append(scores | {"psnr_y_bicubic": bicubic_psnr.mean().item(), "window_vs_static": real - static})
     model.train(was_training)
     return {key: statistics.fmean(c[key] for c in per_clip) for key in per_clip[0]}

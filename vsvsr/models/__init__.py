@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .blocks import TemporalResidualBlock
 from .discriminator import UNetDiscriminator
 from .generator import SpatioTemporalGenerator
 from .nonlocal_block import NonLocalBlock3d
@@ -25,6 +26,7 @@ def upscale(model: SpatioTemporalGenerator, frames: torch.Tensor, scale: int = 2
 
 
 __all__ = [
-    "ARCHS", "ArchSpec", "NonLocalBlock3d", "SCALES", "SpatioTemporalGenerator", "UNetDiscriminator",
+    "ARCHS", "ArchSpec", "NonLocalBlock3d", "SCALES", "SpatioTemporalGenerator", "TemporalResidualBlock",
+    "UNetDiscriminator",
     "arch_params", "build", "names", "spec_for", "upscale",
 ]  # fmt: skip

@@ -8,6 +8,7 @@ trunk is close to the identity and trains stably.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 NEGATIVE_SLOPE = 0.2
@@ -21,7 +22,18 @@ def conv3x3(in_ch: int, out_ch: int) -> nn.Conv2d:
     return nn.Conv2d(in_ch, out_ch, 3, padding=1)
 
 
-def scale_init_(conv: nn.Conv2d, factor: float) -> None:
+def conv3x3x3(in_ch: int, out_ch: int) -> nn.Conv3d:
+    """A (time, y, x) convolution; time is padded by the caller (held frames, not zeros)."""
+    return nn.Conv3d(in_ch, out_ch, 3, padding=(0, 1, 1))
+
+
+def hold_edges(clip: torch.Tensor, frames: int = 1) -> torch.Tensor:
+    """(B, C, T, H, W) with its first and last frame repeated `frames` times: the window's edge
+    frames see themselves held, not black frames."""
+    return F.pad(clip, (0, 0, 0, 0, frames, frames), mode="replicate")
+
+
+def scale_init_(conv: nn.Conv2d | nn.Conv3d, factor: float) -> None:
     """Kaiming init scaled down: residual branches start near zero (BasicSR's default_init_weights)."""
     nn.init.kaiming_normal_(conv.weight, a=NEGATIVE_SLOPE)
     conv.weight.data.mul_(factor)
@@ -42,6 +54,29 @@ class ResidualBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.res_scale * self.conv2(self.act(self.conv1(x)))
+
+
+class TemporalResidualBlock(nn.Module):
+    """A residual block whose first convolution spans (time, y, x) and whose second stays
+    within each frame, on (B, C, T, H, W) features: each frame's output compares its neighbours'
+    features within one position, through a nonlinearity.
+
+    The non-local block can only mix neighbours' features as they are (a convex blend); this
+    block can respond to the sub-pixel offset between frames, which is what recovering detail
+    from motion needs (as 3D-convolution VSR, e.g. DUF, does). Only the first convolution is
+    3D: the second would cost as many parameters again for a reach the window already has."""
+
+    def __init__(self, num_feat: int, res_scale: float) -> None:
+        super().__init__()
+        self.conv1 = conv3x3x3(num_feat, num_feat)
+        self.conv2 = nn.Conv3d(num_feat, num_feat, (1, 3, 3), padding=(0, 1, 1))
+        self.act = lrelu()
+        self.res_scale = res_scale
+        scale_init_(self.conv1, 0.1)
+        scale_init_(self.conv2, 0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.res_scale * self.conv2(self.act(self.conv1(hold_edges(x))))
 
 
 class DenseResidualBlock(nn.Module):

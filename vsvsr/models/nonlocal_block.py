@@ -111,20 +111,26 @@ def _local_embedded_gaussian(
     runs and exports to ONNX wherever the rest of the model does), then every place is one small
     matrix product: its T queries against its T k^2 keys."""
     b, c, t, h, w = theta.shape
-    r = k // 2
-    valid = torch.ones(b, 1, t, h, w, dtype=theta.dtype, device=theta.device) if keep is None else keep
-    pad = (r, r, r, r)
+    pad = (k // 2,) * 4
 
     def neighbours(x: torch.Tensor) -> torch.Tensor:
         """(B, C, T, H, W) -> (B, H, W, T k^2, C): each place's k x k neighbourhood in every frame."""
         padded = F.pad(x, pad)  # zeros outside the frame
         views = [padded[..., dy : dy + h, dx : dx + w] for dy in range(k) for dx in range(k)]
-        return torch.stack(views, dim=3).permute(0, 4, 5, 2, 3, 1).reshape(b, h, w, t * k * k, x.shape[1])
+        n, channels, frames = x.shape[:3]
+        return torch.stack(views, dim=3).permute(0, 4, 5, 2, 3, 1).reshape(n, h, w, frames * k * k, channels)
 
+    if keep is None:
+        # Only the frame's border hides keys: one (1, H, W, 1, T k^2) pattern for every query,
+        # built on a single frame and repeated, instead of gathering a full map of ones.
+        ones = torch.ones(1, 1, 1, h, w, dtype=theta.dtype, device=theta.device)
+        hidden = (neighbours(ones).transpose(-1, -2) == 0).repeat(1, 1, 1, 1, t)
+    else:
+        hidden = neighbours(keep).transpose(-1, -2) == 0  # (B, H, W, 1, T k^2)
     queries = theta.permute(0, 3, 4, 2, 1)  # (B, H, W, T, C')
     logits = queries @ neighbours(phi).transpose(-1, -2)  # (B, H, W, T, T k^2)
     # A finite "minus infinity": a place whose every key is masked gets uniform weights rather
     # than NaN; real keys outweigh these by e^10000.
-    logits = logits.masked_fill(neighbours(valid).transpose(-1, -2) == 0, -1e4)
+    logits = logits.masked_fill(hidden, -1e4)
     weights = torch.softmax(logits.float(), dim=-1).to(g.dtype)
     return (weights @ neighbours(g)).permute(0, 4, 3, 1, 2)  # (B, C', T, H, W)

@@ -41,15 +41,20 @@ ARCHS: dict[str, ArchSpec] = {
             # maps 64 features straight to 4x4 RGB blocks); four residual blocks instead of
             # dozens. About 0.1 MMAC per LR pixel: a 960x540 frame x2 in well under a second on
             # two cores in bf16.
-            # Its non-local block is local (each place attends to its 3x3 neighbourhood in every
-            # frame of the window): with the paper's global dot product, a lite trained 3,000
-            # steps upscaled a frame no better from its real window than from five copies of the
-            # frame itself (weights/MODEL_CARD.md). The fifth residual block paid for it.
+            # Its window is used three times before the trunk (weights/MODEL_CARD.md has the
+            # evidence for each): two 3D convolutions of 16 features compare the frames at full LR
+            # resolution before the fold (part 0), since a sub-pixel move is invisible on the
+            # folded grid; the non-local block is local (each place attends to its 3x3
+            # neighbourhood in every frame), since the paper's global dot product cannot say where
+            # a detail moved; and the first residual block's first convolution is 3D, since a
+            # blend of neighbours cannot respond to their offsets. The folded expand convolution
+            # then needs no temporal reach of its own (temporal_kernel=1).
             "lite",
-            "our CPU model: 4 residual blocks of 64 features on a 2x2-folded grid, local non-local "
-            "block (~0.39M parameters)",
-            dict(trunk="residual", num_feat=64, num_blocks=4, res_scale=1.0, unshuffle=2,
-                 nonlocal_inner=16, pairwise="local", neighbourhood=3, hr_conv=False),  # fmt: skip
+            "our CPU model: two 3D convolutions at full LR resolution, then on a 2x2-folded grid a "
+            "local non-local block, one 3D and three 2D residual blocks of 64 features (~0.48M parameters)",
+            dict(trunk="residual", num_feat=64, num_blocks=3, temporal_blocks=1, res_scale=1.0, unshuffle=2,
+                 front_feat=16, temporal_kernel=1, nonlocal_inner=16, pairwise="local", neighbourhood=3,
+                 hr_conv=False),  # fmt: skip
             train_config="lite_cpu.yaml",
         ),
     )
