@@ -212,12 +212,11 @@ def detailed():
 
 
 def test_no_visible_seams(detailed):
-    model = detailed
-    difference, ratios = seam_contrast(model, overlap=4)
+    difference, ratios = seam_contrast(detailed, overlap=4)
     assert difference < 1 / 255  # below one 8-bit level on average
     assert all(abs(r - 1) < 0.1 for r in ratios)
     # Negative control: hard cuts without overlap do show at the borders.
-    _, hard = seam_contrast(model, overlap=0)
+    _, hard = seam_contrast(detailed, overlap=0)
     assert any(abs(r - 1) > 0.1 for r in hard)
 
 

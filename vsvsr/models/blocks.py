@@ -29,8 +29,8 @@ def conv3x3x3(in_ch: int, out_ch: int) -> nn.Conv3d:
 
 def hold_edges(clip: torch.Tensor, frames: int = 1) -> torch.Tensor:
     """(B, C, T, H, W) with its first and last frame repeated `frames` times: the window's edge
-    frames see themselves held, not black frames."""
-    return F.pad(clip, (0, 0, 0, 0, frames, frames), mode="replicate")
+    frames see themselves held, not black frames. With `frames` 0 the clip itself, not a copy."""
+    return F.pad(clip, (0, 0, 0, 0, frames, frames), mode="replicate") if frames else clip
 
 
 def scale_init_(conv: nn.Conv2d | nn.Conv3d, factor: float) -> None:

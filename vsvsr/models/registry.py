@@ -39,8 +39,8 @@ ARCHS: dict[str, ArchSpec] = {
             # convolution costs a quarter per LR pixel and sees twice as far, at the price of
             # fine per-pixel nonlinearity; no HR-resolution convolutions (the final pixel shuffle
             # maps 64 features straight to 4x4 RGB blocks); four residual blocks instead of
-            # dozens. About 0.1 MMAC per LR pixel: a 960x540 frame x2 in well under a second on
-            # two cores in bf16.
+            # dozens. About 0.13 MMAC per LR pixel (bench/models.py: 254 GFLOP per LR megapixel):
+            # one forward of a 960x540 frame in about 0.6 s on two cores in bf16.
             # Its window is used three times before the trunk (weights/MODEL_CARD.md has the
             # evidence for each): two 3D convolutions of 16 features compare the frames at full LR
             # resolution before the fold (part 0), since a sub-pixel move is invisible on the
