@@ -123,6 +123,7 @@ def test_evaluations_per_output_frame(model, mode, per_frame):
     for n in range(length):
         server.frame(n)
     assert eng.frames_evaluated == round(per_frame * length)
+    assert eng.frames_produced == length  # context frames skip the trunk: each frame is made once
     assert server.cached_windows <= 2
 
 

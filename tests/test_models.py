@@ -3,6 +3,7 @@ import torch
 from torch.nn.utils.parametrize import is_parametrized
 
 import vsvsr.models as models
+from vsvsr.models.generator import fold
 from conftest import perturb_nonlocal
 
 
@@ -108,6 +109,36 @@ def test_temporal_block_holds_the_edge_frames():
     assert all(torch.equal(out[:, :, i], out[:, :, 0]) for i in range(5))
     with pytest.raises(ValueError, match="temporal_blocks and front_feat must not be negative"):
         models.build("lite", temporal_blocks=-1)
+
+
+@pytest.mark.parametrize("blocks", [0, 1, 2])
+def test_kept_frames_are_the_whole_windows_frames_for_less_work(blocks):
+    """Asking for some frames of a window gives exactly those frames of the whole window's
+    output (edge frames included, where the 3D blocks hold the edges), while the frame-by-frame
+    trunk runs on the kept frames only."""
+    torch.manual_seed(0)
+    model = perturb_nonlocal(models.build("lite", temporal_blocks=blocks)).eval()
+    trunk_frames = []
+    model.trunk.register_forward_hook(lambda module, args, out: trunk_frames.append(args[0].shape[0]))
+    x = torch.rand(2, 5, 3, 14, 15)
+    with torch.no_grad():
+        whole = model(x)
+        for keep in (slice(1, 4), slice(0, 2), slice(4, 5)):
+            assert torch.equal(model(x, keep), whole[:, keep])
+    assert trunk_frames == [2 * 5, 2 * 3, 2 * 2, 2 * 1]
+    with pytest.raises(ValueError, match="keep must select consecutive frames"):
+        model(x, slice(0, 5, 2))
+    with pytest.raises(ValueError, match="keep must select consecutive frames"):
+        model(x, slice(5, 6))
+
+
+def test_fold_is_pixel_unshuffle_frame_by_frame():
+    """The generator folds the (B, C, T, H, W) clip in place of per-frame pixel_unshuffle; trained
+    weights expect exactly its channel order."""
+    clip = torch.rand(2, 4, 3, 6, 8)
+    per_frame = torch.stack([torch.nn.functional.pixel_unshuffle(clip[:, :, i], 2) for i in range(3)], dim=2)
+    assert torch.equal(fold(clip, 2), per_frame)
+    assert fold(clip, 1) is clip
 
 
 def test_window_of_one_is_a_single_image_model():

@@ -35,6 +35,11 @@ class Engine:
         """Generator frame-evaluations so far (each window frame through each pass counts once)."""
         return self.upscaler.frames_evaluated
 
+    @property
+    def frames_produced(self) -> int:
+        """Frames out of the generator so far: the frames that went through its per-frame trunk."""
+        return self.upscaler.frames_produced
+
     def grid(self, length: int, cuts: tuple[int, ...] | list[int] = ()) -> WindowGrid:
         return WindowGrid(length, self.settings.window, cuts, self.settings.mode)
 

@@ -19,7 +19,7 @@ import torch
 from .windows import Window, WindowGrid
 
 FrameSource = Callable[[int], torch.Tensor]  # index -> (3, h, w) float32 RGB in [0, 1]
-UpscaleWindow = Callable[[torch.Tensor], torch.Tensor]  # (T, 3, h, w) -> (T, 3, 2h, 2w)
+UpscaleWindow = Callable[[torch.Tensor, slice], torch.Tensor]  # (T, 3, h, w), kept -> (K, 3, 2h, 2w)
 
 
 class WindowCache:
@@ -73,8 +73,7 @@ class WindowCache:
         loaded = {i: source(i) for i in sorted(set(window.frames))}
         frames = torch.stack([loaded[i] for i in window.frames])  # (T, 3, h, w)
         kept = slice(window.position(window.first), window.position(window.first) + window.count)
-        # Keep only the produced frames: a clone, so the full window's memory is released.
-        return self.upscale_window(frames)[kept].clone()
+        return self.upscale_window(frames, kept)
 
 
 class ClipServer:

@@ -21,7 +21,8 @@ from .tiles import TileGrid
 
 
 class WindowUpscaler:
-    """(T, 3, h, w) float32 frames in [0, 1] -> (T, 3, 2h, 2w) float32 in [0, 1], on CPU.
+    """(T, 3, h, w) float32 frames in [0, 1] -> (K, 3, 2h, 2w) float32 in [0, 1], on CPU, for
+    the K <= T frames kept.
 
     Safe to call from several threads: on CPU calls run one at a time (each already uses all
     of torch's threads); on CUDA up to `num_streams` run concurrently, each on its own stream.
@@ -40,19 +41,24 @@ class WindowUpscaler:
         else:
             self._slots.put(None)
 
-        # Whole frames through the generator (a tiled frame counts once; the generator's own
-        # counter counts tile-frames).
+        # Whole frames into the generator, and whole frames out of it (a tiled frame counts
+        # once; the generator's own counter counts tile-frames). Frames in but not out were
+        # context only: they skipped the trunk.
         self.frames_evaluated = 0
+        self.frames_produced = 0
 
-    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+    def __call__(self, frames: torch.Tensor, keep: slice | None = None) -> torch.Tensor:
+        """The window's upscaled frames, or only the consecutive positions `keep` selects (the
+        others are then context only, and cost less: see the generator's `forward`)."""
         with self._slot() as stream, torch.inference_mode():
             self.frames_evaluated += frames.shape[0]
-            out = self._x2(frames.to(self.settings.device, non_blocking=True)).cpu()
+            self.frames_produced += len(range(frames.shape[0])[keep if keep is not None else slice(None)])
+            out = self._x2(frames.to(self.settings.device, non_blocking=True), keep).cpu()
             if stream is not None:
                 stream.synchronize()
             return out
 
-    def _x2(self, frames: torch.Tensor) -> torch.Tensor:
+    def _x2(self, frames: torch.Tensor, keep: slice | None) -> torch.Tensor:
         """One generator pass over a whole window: tile, batch, merge, clamp."""
         t, c, h, w = frames.shape
         grid = TileGrid(h, w, self.settings.tile, self.settings.overlap)
@@ -60,7 +66,7 @@ class WindowUpscaler:
         step = self.settings.batch
         for i in range(0, len(grid.tiles), step):
             crops = torch.stack([grid.crop(frames, tile) for tile in grid.tiles[i : i + step]])  # (B, T, 3, th, tw)
-            upscaled.extend(self.model(crops))  # B x (T, 3, 2th, 2tw), float32
+            upscaled.extend(self.model(crops, keep))  # B x (K, 3, 2th, 2tw), float32
         return grid.merge(upscaled).clamp_(0, 1)
 
     @contextmanager

@@ -8,12 +8,17 @@ the window's own scene, so a window straddling a cut is computed once per scene.
 Three layouts, `mode`:
 
 - "context" (default): each window of T frames keeps its central T-2 outputs (stride T-2), so
-  every kept frame has a neighbour on both sides within its scene; T/(T-2) generator frame
-  evaluations per output frame.
-- "fast": windows tile the clip without overlap (stride T), one evaluation per output frame;
+  every kept frame has a neighbour on both sides within its scene; T/(T-2) window frames in
+  per output frame.
+- "fast": windows tile the clip without overlap (stride T), one window frame per output frame;
   frames at a window's edge see context on one side only.
-- "centre": every frame comes from its own centred window (stride 1): best quality, T times
-  the cost.
+- "centre": every frame comes from its own centred window (stride 1): best quality, T window
+  frames per output frame.
+
+Frames a window holds only as context pass the generator's temporal part and skip its
+frame-by-frame trunk (the generator's `keep`), so each output frame goes through the trunk
+once in every mode. For lite (FLOPs per frame: temporal part 35k, the rest 216k per LR pixel)
+context costs about 1.1x fast, and centre about 1.55x.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ because the rest of it runs on a 2x2-folded grid):
 4. upsampling and channel compression: pixel shuffle to twice the size, down to RGB.
 
 A global skip adds the bicubic-interpolated input, so the network learns only the missing
-detail. Every frame of the window comes out: (B, T, 3, h, w) -> (B, T, 3, 2h, 2w).
+detail. Every frame of the window comes out, (B, T, 3, h, w) -> (B, T, 3, 2h, 2w), or only
+those the caller keeps (`forward`'s `keep`).
 """
 
 from __future__ import annotations
@@ -105,33 +106,40 @@ class SpatioTemporalGenerator(nn.Module):
                 module.to(memory_format=torch.channels_last)
         return self
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        """frames: (B, T, 3, h, w) in [0, 1] -> (B, T, 3, 2h, 2w), float32.
+    def forward(self, frames: torch.Tensor, keep: slice | None = None) -> torch.Tensor:
+        """frames: (B, T, 3, h, w) in [0, 1] -> (B, K, 3, 2h, 2w), float32: every frame of the
+        window (K = T), or only the consecutive positions `keep` selects, computed exactly as in
+        the whole window but without the frame-by-frame work on the others (see
+        _temporal_features).
 
         The body runs in the parameters' dtype (fp16/bf16 when the model was cast); the bicubic
         skip and the sum stay float32 so low-precision steps never reach the output's levels.
         """
         b, t, c, h, w = frames.shape
+        kept = range(t)[keep if keep is not None else slice(None)]
+        if kept.step != 1 or not kept:
+            raise ValueError(f"keep must select consecutive frames of the {t}-frame window, not {keep}")
         self.frames_evaluated += b * t
-        flat = frames.reshape(b * t, c, h, w)
-        base = F.interpolate(flat.float(), scale_factor=2, mode="bicubic", align_corners=False)
-        detail = self._detail(flat.to(self.expand.weight.dtype), b, t)
-        return (base + detail.float()).reshape(b, t, c, 2 * h, 2 * w)
+        wanted = frames[:, kept.start : kept.stop].reshape(b * len(kept), c, h, w)
+        base = F.interpolate(wanted.float(), scale_factor=2, mode="bicubic", align_corners=False)
+        detail = self._detail(frames.to(self.expand.weight.dtype).transpose(1, 2), kept)
+        return (base + detail.float()).reshape(b, len(kept), c, 2 * h, 2 * w)
 
-    def _detail(self, x: torch.Tensor, b: int, t: int) -> torch.Tensor:
-        """The learned residual for (B*T, 3, h, w) frames: (B*T, 3, 2h, 2w)."""
-        h, w = x.shape[-2:]
+    def _detail(self, clip: torch.Tensor, kept: range) -> torch.Tensor:
+        """The learned residual of the kept frames of a (B, 3, T, h, w) clip: (B*K, 3, 2h, 2w).
+
+        The clip stays (B, C, T, h, w) through parts 0 and 1, the layout of the 3D layers, so
+        the only copies between layouts are the fold and the kept frames' way into the 2D trunk."""
+        h, w = clip.shape[-2:]
         m = self.unshuffle
-        x = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="replicate")
-        x = self._front(x, b, t)
-        if m > 1:
-            x = F.pixel_unshuffle(x, m)
-        feat = self._temporal_features(x, b, t)
+        clip = F.pad(clip, (0, (-w) % m, 0, (-h) % m, 0, 0), mode="replicate")
+        clip = fold(self._front(clip), m)
+        feat = self._temporal_features(clip, kept)
         feat = feat + self.reconstruct(self.trunk(feat))
         return self.upsample(feat)[..., : 2 * h, : 2 * w]
 
-    def _front(self, x: torch.Tensor, b: int, t: int) -> torch.Tensor:
-        """Part 0 (ours) on (B*T, 3, h, w): frames compared at full LR resolution, pixel by pixel.
+    def _front(self, clip: torch.Tensor) -> torch.Tensor:
+        """Part 0 (ours) on a (B, 3, T, h, w) clip: frames compared at full LR resolution.
 
         On lite's folded grid one position is a 2x2 block of pixels, and a sub-pixel move between
         frames changes which block a detail falls in rather than how it looks: what the
@@ -139,17 +147,30 @@ class SpatioTemporalGenerator(nn.Module):
         differently) is only visible before the fold. Trained 1,500 steps on the same data, a
         lite with this front drew +0.33 dB from its real window over a static one, and without it
         +0.005 (weights/MODEL_CARD.md). With `front_feat` 0 the frames go straight to part 1."""
-        if not len(self.front):
-            return x
-        clip = x.reshape(b, t, *x.shape[1:]).transpose(1, 2)  # (B, 3, T, h, w)
         for conv in self.front:
             clip = self.act(conv(hold_edges(clip)))
-        return clip.transpose(1, 2).reshape(b * t, -1, *x.shape[-2:])
+        return clip
 
-    def _temporal_features(self, x: torch.Tensor, b: int, t: int) -> torch.Tensor:
-        """Part 1 on (B*T, C_in, h, w): 3D conv over time, the non-local block, the 3D blocks."""
-        _, c, h, w = x.shape
-        clip = x.reshape(b, t, c, h, w).transpose(1, 2)  # (B, C_in, T, h, w)
+    def _temporal_features(self, clip: torch.Tensor, kept: range) -> torch.Tensor:
+        """Part 1 on a (B, C_in, T, h, w) clip: 3D conv over time, the non-local block, the 3D
+        blocks; (B*K, C, h, w) for the kept frames.
+
+        Everything after part 1 works frame by frame, so only the kept frames go on: a window
+        whose edge frames are context only (windows.py, "context" and "centre") skips the trunk
+        for them, and the last 3D block computes just the kept frames from their neighbours."""
         feat = self.nonlocal_block(self.act(self.expand(hold_edges(clip, self.temporal_pad))))
-        feat = self.temporal_trunk(feat)  # (B, C, T, h, w)
-        return feat.transpose(1, 2).reshape(b * t, -1, h, w)
+        blocks = list(self.temporal_trunk)
+        for block in blocks[:-1]:
+            feat = block(feat)  # (B, C, T, h, w)
+        feat = blocks[-1](feat, kept) if blocks else feat[:, :, kept.start : kept.stop]
+        return feat.transpose(1, 2).flatten(0, 1)
+
+
+def fold(clip: torch.Tensor, m: int) -> torch.Tensor:
+    """Each m x m block of pixels into channels, frame by frame: (B, C, T, m*h, m*w) ->
+    (B, C*m*m, T, h, w), in `F.pixel_unshuffle`'s channel order (c*m*m + row*m + column)."""
+    if m == 1:
+        return clip
+    b, c, t, hm, wm = clip.shape
+    blocks = clip.reshape(b, c, t, hm // m, m, wm // m, m)  # (B, C, T, h, row, w, column)
+    return blocks.permute(0, 1, 4, 6, 2, 3, 5).reshape(b, c * m * m, t, hm // m, wm // m)
