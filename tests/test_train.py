@@ -74,6 +74,16 @@ def test_resumed_run_follows_the_same_loss_trajectory(smoke, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_stop_at_is_an_absolute_step_so_the_same_command_can_be_rerun(tmp_path, capsys):
+    for _ in range(2):  # the second run finds the run at its end and trains nothing
+        train("--set", f"output_dir={tmp_path}", "--resume", "auto", "--stop-at", "3")
+    assert [int(r["step"]) for r in read_csv(tmp_path / "train.csv")] == [1, 2, 3]
+    assert [p.name for p in checkpoint.checkpoints(tmp_path / "checkpoints")] == ["step-00000003.pt"]
+    capsys.readouterr()
+    assert main(["train", "--config", SMOKE, "--stop-at", "0"]) == 2
+    assert "--stop-at must be at least 1" in capsys.readouterr().err
+
+
 def test_resume_auto_skips_a_corrupt_checkpoint(smoke, tmp_path):
     folder = tmp_path / "checkpoints"
     shutil.copytree(smoke / "checkpoints", folder)

@@ -10,7 +10,8 @@ data, degradations, cascade stages, losses per phase, optimiser and output_dir. 
 overrides any key (values are YAML: --set data.hr_crop=96, --set cascade.x2=[16,32]; list
 items by index: --set phases.0.steps=500). --resume auto continues from the newest valid
 checkpoint in output_dir (a fresh start when there is none); --stop-after N ends after N steps
-with a checkpoint, to split a long run across sessions.
+with a checkpoint, to split a long run across sessions; --stop-at STEP ends at that step, so the
+same command continues a run to the same end however often it was interrupted.
 
 Writes OUTPUT/weights/<phase>-best.safetensors and final.safetensors (use them with
 --weights / weights=), checkpoints, train.csv, validation.csv and TensorBoard logs.
@@ -38,16 +39,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue from the newest valid checkpoint in output_dir (auto) or from a checkpoint file",
     )  # fmt: skip
     parser.add_argument("--stop-after", type=int, metavar="N", help="stop (with a checkpoint) after N more steps")
+    parser.add_argument("--stop-at", type=int, metavar="STEP",
+                        help="stop (with a checkpoint) at step STEP, counted from the run's start")
 
 
 def run(args: argparse.Namespace) -> int:
     """The train command: check the arguments and the config, then train."""
-    if args.stop_after is not None and args.stop_after < 1:
-        raise UserError(f"--stop-after must be at least 1, not {args.stop_after}")
+    for flag, value in (("--stop-after", args.stop_after), ("--stop-at", args.stop_at)):
+        if value is not None and value < 1:
+            raise UserError(f"{flag} must be at least 1, not {value}")
     if args.resume not in (None, "auto") and not Path(args.resume).is_file():
         raise UserError(f"--resume: {args.resume} is not a file; pass OUTPUT/checkpoints/step-*.pt or auto")
     config = load_config(args.config, args.overrides)
-    out = train(config, args.resume, args.stop_after)
+    out = train(config, args.resume, args.stop_after, args.stop_at)
     if int(os.environ.get("RANK", "0")) == 0:  # one line per job, not per torchrun process
         print(out)
     return 0

@@ -137,9 +137,10 @@ def _differences(stored: dict[str, Any], current: dict[str, Any], where: str = "
     return [] if stored == current else [where]
 
 
-def train(config: Config, resume: str | None = None, stop_after: int | None = None) -> Path:
+def train(config: Config, resume: str | None = None, stop_after: int | None = None, stop_at: int | None = None) -> Path:
     """Run (or, with `resume` = "auto" or a checkpoint path, continue) the training `config`
-    describes, stopping after `stop_after` more steps if given. Returns the output folder."""
+    describes, stopping after `stop_after` more steps or at step `stop_at` if given. Returns the
+    output folder."""
     process = distributed.start(config.train.device)
     out = Path(config.output_dir)
     device, seed, batch_size = process.device, config.train.seed, config.train.batch_size
@@ -199,7 +200,8 @@ def train(config: Config, resume: str | None = None, stop_after: int | None = No
                         pin_memory=device.type == "cuda", persistent_workers=config.data.workers > 0)  # fmt: skip
     batches = iter(loader)
 
-    end = config.total_steps if stop_after is None else min(config.total_steps, step + stop_after)
+    end = min(config.total_steps, step + stop_after if stop_after is not None else config.total_steps,
+              stop_at if stop_at is not None else config.total_steps)  # fmt: skip
     clips = []
     if process.is_main:
         out.mkdir(parents=True, exist_ok=True)
@@ -209,6 +211,8 @@ def train(config: Config, resume: str | None = None, stop_after: int | None = No
     if found is not None:
         note = f"resumed from {found[0]} at step {step}"
         log.note(note + (f"; config changed: {', '.join(changed)}" if changed else ""))
+    if end <= step:
+        log.note(f"nothing to train: the run is at step {step} and stops at {end}")
     criteria: dict[str, Criterion] = {}
 
     try:
