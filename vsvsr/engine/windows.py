@@ -18,8 +18,8 @@ Three layouts, `mode`:
 Frames a window holds only as context pass the generator's temporal part and skip its
 frame-by-frame trunk (the generator's `keep`), so each output frame goes through the trunk
 once in every mode. For lite (FLOPs per LR pixel: temporal part 35k, the rest 216k; its
-temporal part moves more data per FLOP) one 960x540 window costs per output frame, measured
-in session 4: context 1.3x fast, centre 1.9x (not 1.67x and 5x).
+temporal part moves more data per FLOP) `bench/modes.py` measures per output frame: context
+about 1.3x fast, centre 1.9-2.5x (not 1.67x and 5x).
 """
 
 from __future__ import annotations
