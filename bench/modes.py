@@ -7,8 +7,8 @@ For each of the engine's window modes (vsvsr/engine/windows.py): PSNR-Y, LPIPS, 
 at x2 on the built-in evaluation clips (bicubic-downsampled, through the engine users get, as
 `python -m training evaluate` scores them), and the seconds per output frame of one 960x540
 window's produced frames relative to fast mode (best of 3). `--compare` adds another weights
-file in the default mode, e.g. the same architecture trained with window 1. Prints a table; no
-assertions.
+file in the default mode, e.g. the same architecture trained with window 1, and `--per-clip`
+then adds both files' scores clip by clip (default mode). Prints tables; no assertions.
 """
 
 from __future__ import annotations
@@ -27,10 +27,14 @@ from vsvsr.engine import MODES, Engine, Settings, WindowGrid
 METRICS = ("psnr_y", "lpips", "tof", "tlp")
 
 
-def quality(path: str, mode: str) -> dict[str, float]:
+def quality_per_clip(path: str, mode: str) -> dict[str, dict[str, float]]:
     engine = Engine(weights.load(path), Settings(2, mode=mode))
-    clips = evalset.builtin()
-    found = [score(upscale_with_engine(engine, downsample(c.hr, 2, "bicubic")), c.hr, 2) for c in clips]
+    return {c.name: score(upscale_with_engine(engine, downsample(c.hr, 2, "bicubic")), c.hr, 2)
+            for c in evalset.builtin()}  # fmt: skip
+
+
+def quality(path: str, mode: str) -> dict[str, float]:
+    found = quality_per_clip(path, mode).values()
     return {k: statistics.fmean(f[k] for f in found) for k in METRICS}
 
 
@@ -60,6 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weights", required=True, help="a trained weights file")
     parser.add_argument("--compare", help="another weights file, scored in the default mode")
+    parser.add_argument("--per-clip", action="store_true", help="both files clip by clip (needs --compare)")
     args = parser.parse_args()
 
     cost = seconds_per_frame(args.weights)
@@ -73,6 +78,14 @@ def main() -> None:
         ratio = f"{cost[mode] / cost['fast']:.2f}x" if path == args.weights else ""
         print(f"| {path} | {mode} | {q['psnr_y']:.3f} | {q['lpips']:.4f} | {q['tof']:.4f} | {q['tlp'] * 100:.3f} "
               f"| {ratio} |")  # fmt: skip
+    if args.per_clip and args.compare:
+        a, b = (quality_per_clip(path, Settings().mode) for path in (args.weights, args.compare))
+        print()
+        print("| clip | PSNR-Y (weights / compare) | tOF | tLP x100 |")
+        print("|---|---:|---:|---:|")
+        for name in a:
+            print(f"| {name} | {a[name]['psnr_y']:.2f} / {b[name]['psnr_y']:.2f} | {a[name]['tof']:.4f} / "
+                  f"{b[name]['tof']:.4f} | {a[name]['tlp'] * 100:.3f} / {b[name]['tlp'] * 100:.3f} |")  # fmt: skip
 
 
 if __name__ == "__main__":
