@@ -21,7 +21,7 @@ import torch
 
 from training.data import evalset  # the benchmark may use the training package's data
 from training.evaluate import downsample, score, upscale_with_engine
-from vsvsr import weights
+from vsvsr import metrics, weights
 from vsvsr.engine import MODES, Engine, Settings, WindowGrid
 
 METRICS = ("psnr_y", "lpips", "tof", "tlp")
@@ -81,11 +81,13 @@ def main() -> None:
     if args.per_clip and args.compare:
         a, b = (quality_per_clip(path, Settings().mode) for path in (args.weights, args.compare))
         print()
-        print("| clip | PSNR-Y (weights / compare) | tOF | tLP x100 |")
-        print("|---|---:|---:|---:|")
-        for name in a:
-            print(f"| {name} | {a[name]['psnr_y']:.2f} / {b[name]['psnr_y']:.2f} | {a[name]['tof']:.4f} / "
-                  f"{b[name]['tof']:.4f} | {a[name]['tlp'] * 100:.3f} / {b[name]['tlp'] * 100:.3f} |")  # fmt: skip
+        print("| clip | LR motion, px / frame (median, 95th pct) | PSNR-Y (weights / compare) | tOF | tLP x100 |")
+        print("|---|---:|---:|---:|---:|")
+        for clip in evalset.builtin():
+            median, p95 = metrics.motion(downsample(clip.hr, 2, "bicubic").float() / 255)
+            x, y = a[clip.name], b[clip.name]
+            print(f"| {clip.name} | {median:.2f}, {p95:.2f} | {x['psnr_y']:.2f} / {y['psnr_y']:.2f} | {x['tof']:.4f} / "
+                  f"{y['tof']:.4f} | {x['tlp'] * 100:.3f} / {y['tlp'] * 100:.3f} |")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -232,3 +232,10 @@ def test_temporal_metrics_grow_with_flicker(name, moving_clip, offline):
         for amplitude in [0.02, 0.05, 0.1, 0.2]
     ]
     assert 0 < scores[0] and all(a < b for a, b in zip(scores, scores[1:])), scores
+
+
+def test_motion_measures_the_pan(moving_clip):
+    """The fixture pans 3 px down and 2 px right per frame: sqrt(13) = 3.6 px per frame."""
+    median, p95 = metrics.motion(moving_clip)
+    assert abs(median - 13**0.5) < 0.2 and median <= p95 < 4.5
+    assert max(metrics.motion(moving_clip[:1].expand(6, -1, -1, -1))) < 0.01  # a still clip

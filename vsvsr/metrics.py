@@ -110,6 +110,17 @@ def tof(pred: torch.Tensor, target: torch.Tensor) -> float:
     return torch.stack(diffs).mean().item()
 
 
+def motion(clip: torch.Tensor) -> tuple[float, float]:
+    """How far a (T, 3, H, W) clip moves: the median and the 95th percentile of its Farneback
+    flow magnitude, in pixels per frame, over the TecoGAN border-cropped field and all frame
+    pairs (the median, because flat regions where the flow finds nothing pull a mean down).
+    A window model can only draw detail from motion its layers reach (a few pixels for lite)."""
+    _check_clips("motion", clip, clip, teco_crop=True)
+    rows, cols = _teco_window(*clip.shape[-2:])
+    speed = torch.stack([torch.linalg.vector_norm(f[rows, cols], dim=-1) for f in _farneback_flows(clip)]).flatten()
+    return speed.median().item(), speed.quantile(0.95).item()
+
+
 def tlp(pred: torch.Tensor, target: torch.Tensor, net: LpipsNet = "alex") -> float:
     """tLP (unitless, lower is better): mean over t of
     ``|LPIPS(target[t-1], target[t]) - LPIPS(pred[t-1], pred[t])|``, on frames border-cropped
