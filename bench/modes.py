@@ -20,8 +20,8 @@ import time
 import torch
 
 from training.data import evalset  # the benchmark may use the training package's data
-from training.evaluate import downsample, score, upscale_with_engine
-from vsvsr import metrics, weights
+from training.evaluate import downsample, lr_motion, score, upscale_with_engine
+from vsvsr import weights
 from vsvsr.engine import MODES, Engine, Settings, WindowGrid
 
 METRICS = ("psnr_y", "lpips", "tof", "tlp")
@@ -84,7 +84,7 @@ def main() -> None:
         print("| clip | LR motion, px / frame (median, 95th pct) | PSNR-Y (weights / compare) | tOF | tLP x100 |")
         print("|---|---:|---:|---:|---:|")
         for clip in evalset.builtin():
-            median, p95 = metrics.motion(downsample(clip.hr, 2, "bicubic").float() / 255)
+            median, p95 = lr_motion(clip, 2)
             x, y = a[clip.name], b[clip.name]
             print(f"| {clip.name} | {median:.2f}, {p95:.2f} | {x['psnr_y']:.2f} / {y['psnr_y']:.2f} | {x['tof']:.4f} / "
                   f"{y['tof']:.4f} | {x['tlp'] * 100:.3f} / {y['tlp'] * 100:.3f} |")  # fmt: skip

@@ -92,6 +92,13 @@ def upscale_with_engine(engine: Engine, lr: torch.Tensor) -> torch.Tensor:
     return to_uint8(torch.stack([clip.frame(n) for n in range(len(frames))]))
 
 
+def lr_motion(clip: evalset.Clip, scale: int) -> tuple[float, float]:
+    """How far `clip` moves in LR pixels per frame at `scale` (median, 95th percentile): the
+    flow of its ground truth (finer than the LR frames' own) divided by the scale."""
+    median, p95 = metrics.motion(clip.hr.float() / 255)
+    return median / scale, p95 / scale
+
+
 def baseline_method(name: str, scale: int) -> Method:
     return Method(name, "baseline", lambda lr: upscale_baseline(lr, scale, name))
 

@@ -47,6 +47,7 @@ from .evaluate import (
     evaluate,
     model_method,
     model_summary,
+    lr_motion,
     notes,
     psnr_by_window_position,
     window_versus_static,
@@ -145,8 +146,10 @@ def wall_hours(run: Path) -> float:
 
 
 def card(name: str, model: torch.nn.Module, run: Path, tables: dict[str, dict[str, Any]], compare: dict[str, Any] | None,
-         positions: dict[int, list[float]], static: dict[str, tuple[float, float]], found: list[Bar]) -> str:  # fmt: skip
-    """The model card (markdown) of shipped model `name`."""
+         positions: dict[int, list[float]], static: dict[str, tuple[float, float]], found: list[Bar],
+         motion: dict[str, tuple[float, float]]) -> str:  # fmt: skip
+    """The model card (markdown) of shipped model `name`. `compare` is the window-1 model's x2
+    bicubic evaluation (results.json's form), `motion` each clip's LR motion (lr_motion)."""
     d = model.descriptor
     params = sum(p.numel() for p in model.parameters())
     arch = d.arch
@@ -173,8 +176,18 @@ def card(name: str, model: torch.nn.Module, run: Path, tables: dict[str, dict[st
         parts += ["", "## What the window adds", "",
                   "The same architecture trained with window 1 on the same budget, x2, bicubic inputs:", "",
                   "| model | PSNR-Y | LPIPS | tOF | tLP |", "|---|---:|---:|---:|---:|"]  # fmt: skip
-        for label, mean in ((f"{name} (window {d.window})", ours), ("window 1", compare)):
+        for label, mean in ((f"{name} (window {d.window})", ours), ("window 1", compare["mean"][arch])):
             parts.append(f"| {label} | {mean['psnr_y']:.3f} | {mean['lpips']:.4f} | {mean['tof']:.4f} | {mean['tlp']:.5f} |")
+        parts += ["", f"Clip by clip ({name} / window 1), with each clip's LR motion (median and 95th "
+                  "percentile of the ground truth's optical flow, in LR pixels per frame): the window can "
+                  "only use motion its layers reach.", "",
+                  "| clip | LR motion | PSNR-Y | tOF | tLP |", "|---|---:|---:|---:|---:|"]  # fmt: skip
+        theirs = {c["name"]: c["metrics"][arch] for c in compare["clips"]}
+        for clip in tables["x2-bicubic"]["clips"]:
+            a, b = clip["metrics"][arch], theirs[clip["name"]]
+            median, p95 = motion[clip["name"]]
+            parts.append(f"| {clip['name']} | {median:.2f}, {p95:.2f} | {a['psnr_y']:.2f} / {b['psnr_y']:.2f} "
+                         f"| {a['tof']:.4f} / {b['tof']:.4f} | {a['tlp']:.5f} / {b['tlp']:.5f} |")  # fmt: skip
     if positions:
         parts += ["", "PSNR-Y by position in the window (engine fast mode, x2, first "
                   f"{POSITION_CLIPS} clips):", "", "| position | frames | PSNR-Y |", "|---:|---:|---:|"]  # fmt: skip
@@ -226,10 +239,10 @@ def ship(model_path: Path, name: str, run: Path, compare_path: Path | None, repo
             if other.descriptor.arch != arch or other.descriptor.window != 1:
                 raise UserError(f"--compare: {compare_path} must be {arch} trained with window 1")
             settings = EvalSettings(2, "bicubic", data, ())
-            compare = evaluate([model_method(other, settings)], clips, settings, report_dir / "window-1")[0]["mean"][arch]
+            compare = evaluate([model_method(other, settings)], clips, settings, report_dir / "window-1")[0]
         positions = psnr_by_window_position(shipped, clips[:POSITION_CLIPS], EvalSettings(2, "bicubic", data))
         static = window_versus_static(shipped, clips, EvalSettings(2, "bicubic", data))
-        found = check_bars(tables, compare, arch, bars)
+        found = check_bars(tables, None if compare is None else compare["mean"][arch], arch, bars)
         print(bars_table(found))
         if dry_run or not all(b.passed for b in found):
             return found
@@ -239,7 +252,8 @@ def ship(model_path: Path, name: str, run: Path, compare_path: Path | None, repo
         reference_dir.mkdir(parents=True, exist_ok=True)
         save_file({"input": reference_input().contiguous(), "output": reference_output(shipped).contiguous()},
                   reference_dir / f"{name}.safetensors")  # fmt: skip
-        (out_dir / f"{name}.md").write_text(card(name, shipped, run, tables, compare, positions, static, found))
+        motion = {clip.name: lr_motion(clip, 2) for clip in clips}
+        (out_dir / f"{name}.md").write_text(card(name, shipped, run, tables, compare, positions, static, found, motion))
         Image.fromarray(picture).save(out_dir / f"{name}.png")
         # Last, and atomically: a shipped file always has its card and its reference output.
         weights.save(shipped, out_dir / f"{name}.safetensors", dtype=torch.float16,
