@@ -33,9 +33,8 @@ def quality_per_clip(path: str, mode: str) -> dict[str, dict[str, float]]:
             for c in evalset.builtin()}  # fmt: skip
 
 
-def quality(path: str, mode: str) -> dict[str, float]:
-    found = quality_per_clip(path, mode).values()
-    return {k: statistics.fmean(f[k] for f in found) for k in METRICS}
+def mean(per_clip: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.fmean(f[k] for f in per_clip.values()) for k in METRICS}
 
 
 def seconds_per_frame(path: str) -> dict[str, float]:
@@ -73,13 +72,14 @@ def main() -> None:
     print("| weights | mode | PSNR-Y | LPIPS | tOF | tLP x100 | cost per output frame vs fast |")
     print("|---|---|---:|---:|---:|---:|---:|")
     rows = [(args.weights, mode) for mode in MODES] + ([(args.compare, Settings().mode)] if args.compare else [])
-    for path, mode in rows:
-        q = quality(path, mode)
+    scored = {row: quality_per_clip(*row) for row in rows}  # each file and mode upscaled once
+    for (path, mode), per_clip in scored.items():
+        q = mean(per_clip)
         ratio = f"{cost[mode] / cost['fast']:.2f}x" if path == args.weights else ""
         print(f"| {path} | {mode} | {q['psnr_y']:.3f} | {q['lpips']:.4f} | {q['tof']:.4f} | {q['tlp'] * 100:.3f} "
               f"| {ratio} |")  # fmt: skip
     if args.per_clip and args.compare:
-        a, b = (quality_per_clip(path, Settings().mode) for path in (args.weights, args.compare))
+        a, b = (scored[(path, Settings().mode)] for path in (args.weights, args.compare))
         print()
         print("| clip | LR motion, px / frame (median, 95th pct) | PSNR-Y (weights / compare) | tOF | tLP x100 |")
         print("|---|---:|---:|---:|---:|")

@@ -52,8 +52,8 @@ class WindowUpscaler:
         others are then context only, and cost less: see the generator's `forward`)."""
         with self._slot() as stream, torch.inference_mode():
             self.frames_evaluated += frames.shape[0]
-            self.frames_produced += len(range(frames.shape[0])[keep if keep is not None else slice(None)])
             out = self._x2(frames.to(self.settings.device, non_blocking=True), keep).cpu()
+            self.frames_produced += out.shape[0]
             if stream is not None:
                 stream.synchronize()
             return out

@@ -19,7 +19,7 @@ Frames a window holds only as context pass the generator's temporal part and ski
 frame-by-frame trunk (the generator's `keep`), so each output frame goes through the trunk
 once in every mode. For lite (FLOPs per LR pixel: temporal part 35k, the rest 216k; its
 temporal part moves more data per FLOP) `bench/modes.py` measures per output frame: context
-about 1.3x fast, centre 1.9-2.5x (not 1.67x and 5x).
+about 1.2-1.3x fast, centre 2-2.5x from run to run (not 1.67x and 5x).
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ class NonLocalBlock3d(nn.Module):
 
 def pointwise(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
     """A 1x1 Conv1d on (B, C, N) as the matrix product it is: the same numbers, without the
-    layout reorders oneDNN's convolution adds on CPU (twice as fast for lite's heads, torch.profiler)."""
+    layout reorders oneDNN's convolution adds to every call on CPU."""
     # (1, C', C) @ (B, C, N) broadcasts to a batched product; a 2D weight would make torch fold
     # the batch into one product over x transposed, which copies x.
     return conv.weight[None, ..., 0] @ x + conv.bias[:, None]
