@@ -128,7 +128,8 @@ def test_scale_4_with_bilinear_inputs_and_chosen_baselines(tiny_data, lite_weigh
         (["--weights", "{not_weights}"], "is not a readable safetensors file"),
     ],
 )
-def test_user_errors_are_one_line(arguments, message, lite_weights, tmp_path, capsys):
+def test_user_errors_are_one_line(arguments, message, lite_weights, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path / "no-weights")  # as before any model ships
     not_weights = tmp_path / "notes.txt"
     not_weights.write_text("not weights")
     arguments = [a.format(weights=lite_weights, not_weights=not_weights) for a in arguments]

@@ -1,5 +1,6 @@
 """The main job on the built-in sample, the way users run it: a .vpy with core.vsr.SRGAN piped
-through vspipe into x264, muxed into an mkv, plus a side-by-side picture.
+through vspipe into x264, muxed into an mkv, plus a side-by-side picture labelled with each
+panel's PSNR-Y against the original.
 
 The sample is scikit-image's `chelsea` photo under a camera pan, downsampled x2 (the LR input),
 written as a lossless video; `filter_scripts/upscale_x264.sh` upscales it back. Until trained
@@ -17,8 +18,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from . import models, weights
-from .resize import downsample, upsample
+from . import metrics, models, weights
+from .resize import downsample, quantize8, upsample
 from .sample import sample_clip
 
 FILTER_SCRIPTS = Path(__file__).resolve().parent.parent / "filter_scripts"
@@ -40,9 +41,10 @@ def demo_weights(out_dir: Path) -> Path:
     return weights.save(models.build(weights.DEFAULT_MODEL), path)
 
 
-def run_demo(out_dir: Path, frames: int = 24) -> tuple[Path, Path]:
+def run_demo(out_dir: Path, frames: int = 24) -> tuple[Path, Path, dict[str, float]]:
     """Writes `out_dir/sample_lr.mkv` (the input), `out_dir/sample_x2.mkv` (SRGAN x2 through
-    vspipe and x264) and `out_dir/side_by_side.png` (centre frame: bicubic | SRGAN | original)."""
+    vspipe and x264) and `out_dir/side_by_side.png` (centre frame: bicubic | SRGAN | original).
+    Returns those two paths and the centre frame's PSNR-Y (dB) of bicubic and of SRGAN."""
     out_dir = out_dir.resolve()  # vspipe evaluates scripts from their own folder
     out_dir.mkdir(parents=True, exist_ok=True)
     hr = sample_clip(frames)  # (T, 3, H, W)
@@ -60,10 +62,15 @@ def run_demo(out_dir: Path, frames: int = 24) -> tuple[Path, Path]:
 
     centre = frames // 2
     sr = read_frame(video, centre, hr.shape[-1], hr.shape[-2])
-    panels = [upsample(lr[centre], SCALE), sr, hr[centre]]
+    bicubic = quantize8(upsample(lr[centre], SCALE).clamp(0, 1))
+    # The SRGAN panel went through x264 (CRF 18, 10-bit), so its score includes the encode.
+    psnr = {name: float(metrics.psnr_y(panel[None], hr[centre][None], crop=SCALE))
+            for name, panel in (("bicubic", bicubic), ("SRGAN", sr))}  # fmt: skip
+    labels = [f"bicubic x{SCALE}: {psnr['bicubic']:.2f} dB", f"SRGAN x{SCALE} (vspipe | x264): {psnr['SRGAN']:.2f} dB",
+              "original"]  # fmt: skip
     picture = out_dir / "side_by_side.png"
-    Image.fromarray(labelled_row(panels, [f"bicubic x{SCALE}", f"SRGAN x{SCALE} (vspipe | x264)", "original"])).save(picture)
-    return video, picture
+    Image.fromarray(labelled_row([bicubic, sr, hr[centre]], labels)).save(picture)
+    return video, picture, psnr
 
 
 def write_video(frames: torch.Tensor, path: Path) -> None:
