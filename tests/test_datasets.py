@@ -5,6 +5,7 @@ samples, and a sampler that shards and resumes."""
 import itertools
 import shutil
 import subprocess
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -12,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from training.config import DataConfig, MotionConfig, SourceConfig
-from training.data import layouts, sources
+from training.config import DataConfig, MotionConfig, MovingObject, SourceConfig
+from training.data import layouts, motion, sources
 from training.data.degradations import Degradations, GaussianBlur
 from training.data.windows import SampleStream, WindowDataset, augment, is_dark
 from vsvsr import resize
@@ -118,6 +119,40 @@ def test_photos_are_filmed_by_a_moving_camera(tmp_path):
     assert clip.shape == (5, 64, 64, 3) and clip.dtype == np.uint8
     steps = [np.abs(clip[t + 1].astype(float) - clip[t]).mean() for t in range(4)]
     assert all(0 < s < 40 for s in steps)  # the camera moves, a little per frame
+
+
+def test_an_object_crosses_the_window_carrying_its_texture():
+    frames, height, width = 5, 48, 64
+    background, texture = torch.zeros(frames, 3, height, width), torch.rand(frames, 3, height, width)
+    out = motion.cross(background, texture, centre=(30.0, 24.0), diameters=(16.0, 12.0), velocity=(5.0, -3.0))
+    for t in range(frames):
+        x, y = 30 + 5 * (t - 2), 24 - 3 * (t - 2)  # the ellipse's centre in frame t
+        # Its core shows frame t's texture from the middle frame's place: the texture moves with it.
+        assert torch.equal(out[t, :, y - 3 : y + 4, x - 4 : x + 5], texture[t, :, 21:28, 26:35])
+        # Beyond its rim (8 px across, 6 down, plus the half-pixel antialiasing): the background.
+        assert not out[t, :, :, : x - 9].any() and not out[t, :, :, x + 10 :].any()
+        assert not out[t, :, : y - 7].any() and not out[t, :, y + 8 :].any()
+        assert 0 < out[t, :, y, x + 8].mean() < texture[t, :, 24, 38].mean()  # a soft edge on the rim
+    # An object that has left the frame leaves nothing behind (no wrap-around).
+    gone = motion.cross(background, texture, centre=(32.0, 24.0), diameters=(16.0, 12.0), velocity=(40.0, 0.0))
+    assert not gone[0].any() and not gone[4].any() and gone[2].any()
+
+
+def test_moving_objects_change_a_region_of_some_windows_and_no_other_draw(tmp_path):
+    (tmp_path / "photos").mkdir()
+    for name in ("chelsea", "astronaut"):
+        Image.fromarray(sources.read_photo(name)).save(tmp_path / "photos" / f"{name}.png")
+    config = DataConfig(sources=(SourceConfig("photos", str(tmp_path / "photos")),), window=3, hr_crop=64)
+    plain = WindowDataset(config, seed=4, x4=False)
+    crossed = WindowDataset(replace(config, moving_object=MovingObject(p=0.5)), seed=4, x4=False)
+    changed = []
+    for i in range(12):
+        a, b = plain[(0, i)]["hr"], crossed[(0, i)]["hr"]
+        changed.append(float((a != b).any(dim=1).float().mean()))  # share of pixels the object covers
+    assert 2 <= sum(c > 0 for c in changed) <= 10  # about half the windows get one
+    assert all(c < 0.5 for c in changed)  # and only a region of them: the rest is the same sample
+    with pytest.raises(ValueError, match="p must be in"):
+        MovingObject(p=1.5)
 
 
 def test_offline_sources(tmp_path, monkeypatch):

@@ -106,6 +106,23 @@ class MotionConfig:
 
 
 @dataclass(frozen=True)
+class MovingObject:
+    """A textured ellipse cut from another training window that crosses the view fast, in a
+    straight line (training.data.motion.cross): the large local motion of real footage (a bike
+    passing a wall), which the synthetic camera's sub-pixel pans never show. Where a neighbour
+    moved beyond a window model's reach, it must learn to rely on the middle frame."""
+
+    p: float = 0.0  # share of windows that get one (0: off)
+    speed: tuple[float, float] = (6.0, 24.0)  # HR pixels per frame, drawn in this range
+    size: tuple[float, float] = (0.25, 0.6)  # the ellipse's diameters, as shares of hr_crop
+
+    def __post_init__(self) -> None:
+        _require(0 <= self.p <= 1, f"p must be in [0, 1], not {self.p}")
+        _require(0 <= self.speed[0] <= self.speed[1], f"speed must be a range of non-negative values, not {self.speed}")
+        _require(0 < self.size[0] <= self.size[1] <= 1, f"size must be a range within (0, 1], not {self.size}")
+
+
+@dataclass(frozen=True)
 class DataConfig:
     sources: tuple[SourceConfig, ...] = (SourceConfig("offline"),)
     window: int = 5  # frames per sample (the generator's window)
@@ -116,6 +133,7 @@ class DataConfig:
     dark_border: float = 0.02  # ... and so is one with a border strip darker than this
     border: int = 4  # width of that strip, HR pixels
     motion: MotionConfig = MotionConfig()
+    moving_object: MovingObject = MovingObject()
     degradations: Degradations = Degradations()
     epoch_samples: int = 10000  # samples per epoch, the unit the sampler shuffles and shards
     workers: int = 0  # DataLoader worker processes (0: in the training process)

@@ -1,4 +1,5 @@
-"""Still photo -> video by a synthetic camera: sub-pixel pan, slow zoom, small rotation.
+"""Still photo -> video by a synthetic camera: sub-pixel pan, slow zoom, small rotation; and
+an object crossing a window fast (`cross`).
 
 Each frame is warped at the photo's full resolution (OpenCV's Lanczos-4, in fixed point on
 8-bit images, so every machine gets the same pixels) and then reduced to the clip's size with
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import torch
 from PIL import Image
 
 # Source pixels kept clear of the photo's edge: the reach of Lanczos-4 plus Pillow's reducing
@@ -68,3 +70,30 @@ def _check_inside(warp: np.ndarray, box: tuple[float, float, float, float], widt
             f"camera motion leaves the {width}x{height} photo (view corners reach {sources.round(1).tolist()}); "
             f"use a smaller output size, a smaller reduce factor or less motion"
         )
+
+
+def cross(background: torch.Tensor, texture: torch.Tensor, centre: tuple[float, float], diameters: tuple[float, float],
+          velocity: tuple[float, float]) -> torch.Tensor:  # fmt: skip
+    """`background` (T, 3, H, W) with an ellipse of `texture` (same shape) moving across it.
+
+    In the middle frame the ellipse has `diameters` (x, y) and sits at `centre` (x, y), pixels,
+    wholly inside the frame; it moves by `velocity` (x, y) pixels per frame in both directions of
+    time, carrying its texture with it (each frame's texture stays put inside the ellipse), and
+    may leave the frame. Positions are whole pixels; the ellipse's edge is antialiased over one
+    pixel, as a sharp edge filmed by a camera would be.
+    """
+    frames, _, height, width = background.shape
+    ys = torch.arange(height, dtype=torch.float32)[:, None]
+    xs = torch.arange(width, dtype=torch.float32)[None, :]
+    radius = min(diameters) / 2
+    out = background.clone()
+    for t in range(frames):
+        dx, dy = (round(v * (t - (frames - 1) / 2)) for v in velocity)
+        # Distance outside the ellipse in (roughly) pixels: < 0 inside, the edge at 0.
+        r = torch.sqrt(((xs - centre[0] - dx) / (diameters[0] / 2)) ** 2 + ((ys - centre[1] - dy) / (diameters[1] / 2)) ** 2)
+        alpha = ((1 - r) * radius + 0.5).clamp(0, 1)
+        # The texture moves with the ellipse: where alpha > 0 the shifted-back pixels lie inside
+        # the middle frame's ellipse, so the roll's wrap-around never shows.
+        moved = torch.roll(texture[t], shifts=(dy, dx), dims=(-2, -1))
+        out[t] = alpha * moved + (1 - alpha) * background[t]
+    return out

@@ -26,7 +26,7 @@ from torch.utils.data import Dataset, DistributedSampler, Sampler
 from vsvsr import resize
 
 from ..config import DataConfig, SourceConfig
-from . import layouts
+from . import layouts, motion
 
 # Draws per sample before a dark (or unreadable) window is accepted anyway: a dataset that is
 # mostly night must still yield batches, never hang.
@@ -95,6 +95,9 @@ class WindowDataset(Dataset):
         rng = np.random.default_rng([self.seed, epoch, index])
         c = self.config
         hr = self._draw_window(rng)  # (T, 3, H, W)
+        if c.moving_object.p > 0:
+            # Its own generator: switching the object on leaves every other draw as it was.
+            hr = self._add_moving_object(hr, np.random.default_rng([self.seed, epoch, index, 1]))
         if c.augment:
             hr = augment(hr, rng)
         degrade, degrade_seed = c.degradations, int(rng.integers(2**62))
@@ -113,6 +116,19 @@ class WindowDataset(Dataset):
         if self.x4:
             sample |= {"lr4": lr_input(4), "hr_half": resize.downsample(hr, 2, c.downsample)}
         return sample
+
+    def _add_moving_object(self, hr: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        """With probability moving_object.p, an ellipse of another window's texture crossing
+        `hr` in a straight line at a random speed and direction (training.data.motion.cross)."""
+        m, size = self.config.moving_object, (hr.shape[-1], hr.shape[-2])  # (width, height)
+        if rng.random() >= m.p:
+            return hr
+        diameters = tuple(float(d) for d in rng.uniform(*m.size, size=2) * min(size))
+        # A pixel clear of the edge: the antialiased rim reaches half a pixel past the ellipse.
+        centre = tuple(float(rng.uniform(d / 2 + 1, s - d / 2 - 1)) for d, s in zip(diameters, size))
+        speed, angle = rng.uniform(*m.speed), rng.uniform(0, 2 * np.pi)
+        velocity = (float(speed * np.cos(angle)), float(speed * np.sin(angle)))
+        return motion.cross(hr, self._draw_window(rng), centre, diameters, velocity)
 
     def _draw_window(self, rng: np.random.Generator) -> torch.Tensor:
         c = self.config
