@@ -116,7 +116,12 @@ def test_ship_command_mistakes_are_one_line(run, tmp_path, capsys):
 
 
 def test_wall_time_counts_every_step_from_the_sampled_logs(run):
-    assert ship.wall_hours(run) == pytest.approx((50 * 2.0 + 30.0) / 3600)
+    assert ship.wall_hours(run, 50) == pytest.approx((50 * 2.0 + 30.0) / 3600)
+
+
+def test_wall_time_stops_at_the_shipped_step(run):
+    # A model from the end of the pixel phase is not charged for the phase that followed it.
+    assert ship.wall_hours(run, 25) == pytest.approx(25 * 2.0 / 3600)
 
 
 def test_reference_input_is_real_8_bit_content():

@@ -132,16 +132,17 @@ def side_by_side(report_dir: Path, assets: report.ClipAssets, arch: str) -> np.n
     return labelled_row([c.permute(2, 0, 1).float() / 255 for c in crops], methods)
 
 
-def wall_hours(run: Path) -> float:
-    """Training time of `run`, from its logs: each logged step's seconds stand for the steps
-    since the previous logged one; validations are added."""
-    rows = read_csv(run / "train.csv")
+def wall_hours(run: Path, steps: int) -> float:
+    """Training time of `run` up to step `steps` (a run goes on past a phase that ships), from
+    its logs: each logged step's seconds stand for the steps since the previous logged one;
+    validations are added."""
+    rows = [row for row in read_csv(run / "train.csv") if int(row["step"]) <= steps]
     total, previous = 0.0, 0
     for row in rows:
         step = int(row["step"])
         total += float(row["seconds"]) * (step - previous)
         previous = step
-    total += sum(float(r["seconds"]) for r in read_csv(run / "validation.csv"))
+    total += sum(float(r["seconds"]) for r in read_csv(run / "validation.csv") if int(r["step"]) <= steps)
     return total / 3600
 
 
@@ -158,7 +159,7 @@ def card(name: str, model: torch.nn.Module, run: Path, tables: dict[str, dict[st
         f"- File: `weights/{name}.safetensors` (fp16 tensors, {params:,} parameters); "
         f"`core.vsr.SRGAN(clip, scale=2, model=\"{name}\")`, `vsvsr upscale ... --model {name}`.",
         f"- Trained {d.steps:,} steps on {d.downsample}-downsampled inputs, patch cascade "
-        f"{list(d.train_tiles)} (the last is the inference tile), about {wall_hours(run):.1f} hours "
+        f"{list(d.train_tiles)} (the last is the inference tile), about {wall_hours(run, d.steps):.1f} hours "
         f"of a 2-core CPU (from the run's logs, `{run}`).",
         "- Evaluated on the built-in evaluation set (held out from training) by `python -m training "
         "evaluate`'s scoring: outputs rounded to 8 bits, PSNR-Y/SSIM-Y with the scale cropped from "
