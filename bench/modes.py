@@ -30,7 +30,7 @@ METRICS = ("psnr_y", "lpips", "tof", "tlp")
 def quality_per_clip(path: str, mode: str) -> dict[str, dict[str, float]]:
     engine = Engine(weights.load(path), Settings(2, mode=mode))
     return {c.name: score(upscale_with_engine(engine, downsample(c.hr, 2, "bicubic")), c.hr, 2)
-            for c in evalset.builtin()}  # fmt: skip
+            for c in evalset.named("builtin")}  # fmt: skip
 
 
 def mean(per_clip: dict[str, dict[str, float]]) -> dict[str, float]:
@@ -83,7 +83,7 @@ def main() -> None:
         print()
         print("| clip | LR motion, px / frame (median, 95th pct) | PSNR-Y (weights / compare) | tOF | tLP x100 |")
         print("|---|---:|---:|---:|---:|")
-        for clip in evalset.builtin():
+        for clip in evalset.named("builtin"):
             median, p95 = lr_motion(clip, 2)
             x, y = a[clip.name], b[clip.name]
             print(f"| {clip.name} | {median:.2f}, {p95:.2f} | {x['psnr_y']:.2f} / {y['psnr_y']:.2f} | {x['tof']:.4f} / "

@@ -149,7 +149,7 @@ def position_rows(path: str, settings: dict, max_clips: int) -> list[str]:
     from training.evaluate import EvalSettings, psnr_by_window_position
 
     eval_settings = EvalSettings(2, device=settings.get("device", "cpu"), precision=settings.get("precision"))
-    by_position = psnr_by_window_position(weights.load(path), evalset.builtin()[:max_clips], eval_settings)
+    by_position = psnr_by_window_position(weights.load(path), evalset.named("builtin")[:max_clips], eval_settings)
     rows = ["| position in window (fast mode) | frames | mean PSNR-Y |", "|---:|---:|---:|"]
     for pos, values in by_position.items():
         rows.append(f"| {pos} | {len(values)} | {statistics.fmean(values):.3f} |")

@@ -16,7 +16,7 @@ from PIL import Image
 from training.config import DataConfig, MotionConfig, MovingObject, SourceConfig
 from training.data import layouts, motion, sources
 from training.data.degradations import Degradations, GaussianBlur
-from training.data.windows import SampleStream, WindowDataset, augment, is_dark
+from training.data.windows import SampleStream, WindowDataset, augment, is_dark, scene_edge_order
 from vsvsr import resize
 
 SIZE = (40, 48)  # (height, width) of the fake frames
@@ -262,3 +262,31 @@ def test_sequences_too_short_or_small_are_left_out(tmp_path):
         WindowDataset(data_config(tmp_path, window=7), seed=0, x4=False)
     with pytest.raises(layouts.LayoutError, match="no sequence has 3 frames of at least 44x44"):
         WindowDataset(data_config(tmp_path, hr_crop=44), seed=0, x4=False)
+
+
+def test_scene_edge_windows_repeat_in_shot_frames_as_the_engine_does():
+    """scene_edge_order gives exactly the frame orders the engine's windows have at a cut."""
+    from vsvsr.engine.windows import WindowGrid
+
+    drawn = {tuple(scene_edge_order(5, 1.0, np.random.default_rng(s))) for s in range(200)}
+    engine = set()
+    for mode in ("context", "fast", "centre"):
+        for cut in range(1, 12):
+            grid = WindowGrid(14, 5, cuts=(cut,), mode=mode)
+            for window in grid.windows():
+                offsets = tuple(f - min(window.frames) for f in window.frames)
+                if len(set(offsets)) < 5:  # a window that meets the cut or a clip end
+                    engine.add(offsets)
+    assert drawn == engine  # every edge window the engine builds, and no other
+    assert scene_edge_order(5, 0.0, np.random.default_rng(0)) == [0, 1, 2, 3, 4]
+
+
+def test_scene_edge_samples_repeat_frames_of_every_tensor_alike(tmp_path):
+    config = data_config(fake_reds(tmp_path), window=5, augment=False)
+    plain = WindowDataset(config, seed=5, x4=True)
+    edged = WindowDataset(replace(config, scene_edge=1.0), seed=5, x4=True)
+    for i in range(4):
+        a, b = plain[(0, i)], edged[(0, i)]
+        order = scene_edge_order(5, 1.0, np.random.default_rng([5, 0, i, 2]))
+        assert order != [0, 1, 2, 3, 4]
+        assert all(torch.equal(b[k], a[k][order]) for k in a)

@@ -1,6 +1,7 @@
 """The built-in evaluation set: rebuilt from its sources it matches the committed manifest, it
 reads nothing training reads, and it behaves like an SR benchmark (lanczos beats bicubic)."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -23,43 +24,43 @@ def cache(tmp_path_factory):
 @pytest.fixture(scope="module")
 def clips(cache) -> list[evalset.Clip]:
     """Built from scratch into an empty cache: builtin() raises unless every clip matches."""
-    return evalset.builtin(cache)
+    return evalset.named("builtin", cache)
 
 
 def test_builds_every_clip_matching_the_manifest(clips, cache):
-    manifest = json.loads(evalset.MANIFEST_PATH.read_text())
-    assert [c.name for c in clips] == [s.name for s in evalset.CLIPS] == list(manifest["clips"])
+    manifest = json.loads(evalset.SETS["builtin"].manifest_path.read_text())
+    assert [c.name for c in clips] == [s.name for s in evalset.SETS["builtin"].specs] == list(manifest["clips"])
     for clip in clips:
         frames, channels, height, width = clip.hr.shape
         assert clip.hr.dtype == torch.uint8 and channels == 3
         assert 8 <= frames <= 10
         assert height % 4 == 0 and width % 4 == 0 and min(height, width) >= 192
         assert evalset.clip_sha256(clip.hr.permute(0, 2, 3, 1).numpy()) == manifest["clips"][clip.name]["sha256"]
-    cached = evalset.builtin(cache)  # a second load reads the cache and gets the same pixels
+    cached = evalset.named("builtin", cache)  # a second load reads the cache and gets the same pixels
     assert all(torch.equal(a.hr, b.hr) for a, b in zip(clips, cached))
 
 
 def test_manifest_records_the_sources_the_clips_read():
-    manifest = json.loads(evalset.MANIFEST_PATH.read_text())
-    uses = tuple(dict.fromkeys(spec.use() for spec in evalset.CLIPS))
+    manifest = json.loads(evalset.SETS["builtin"].manifest_path.read_text())
+    uses = tuple(dict.fromkeys(spec.use() for spec in evalset.SETS["builtin"].specs))
     assert manifest["sources"] == sources.manifest(uses)
-    assert manifest["version"] == evalset.VERSION
+    assert manifest["version"] == evalset.SETS["builtin"].version
 
 
 def test_damaged_cache_is_rebuilt(clips, cache):
-    victim = cache / evalset.VERSION / clips[0].name / "0003.png"
+    victim = cache / evalset.SETS["builtin"].version / clips[0].name / "0003.png"
     Image.new("RGB", (8, 8)).save(victim)
-    assert torch.equal(evalset.builtin(cache)[0].hr, clips[0].hr)
+    assert torch.equal(evalset.named("builtin", cache)[0].hr, clips[0].hr)
 
 
 def test_rebuild_that_misses_the_manifest_is_an_error(clips, cache, tmp_path, monkeypatch):
-    manifest = json.loads(evalset.MANIFEST_PATH.read_text())
+    manifest = json.loads(evalset.SETS["builtin"].manifest_path.read_text())
     manifest["clips"][clips[0].name]["sha256"] = "0" * 64
     wrong = tmp_path / "manifest.json"
     wrong.write_text(json.dumps(manifest))
-    monkeypatch.setattr(evalset, "MANIFEST_PATH", wrong)
+    monkeypatch.setitem(evalset.SETS, "builtin", dataclasses.replace(evalset.SETS["builtin"], manifest_name=str(wrong)))
     with pytest.raises(evalset.EvalDataError, match=f"{clips[0].name}.*--write-manifest"):
-        evalset.builtin(cache)
+        evalset.named("builtin", cache)
 
 
 def test_train_and_eval_sources_are_disjoint():
@@ -82,7 +83,7 @@ def test_train_and_eval_sources_are_disjoint():
 
 
 def test_clips_read_only_eval_sources():
-    for spec in evalset.CLIPS:
+    for spec in evalset.SETS["builtin"].specs:
         read = spec.use()
         covering = [u for u in sources.EVAL if u.source == read.source]
         assert covering, f"{spec.name} reads {read.source}, which is not an EVAL source"

@@ -15,6 +15,7 @@ from PIL import Image
 from skimage import data
 
 from training.__main__ import main
+from training.evaluate import EvalSettings, lr_input
 from training.report import TABLE_COLUMNS
 from vsvsr import models, weights
 
@@ -114,6 +115,27 @@ def test_scale_4_with_bilinear_inputs_and_chosen_baselines(tiny_data, lite_weigh
     assert [m["name"] for m in results["methods"]] == ["lanczos", "lite"]
     assert any("trained on bicubic inputs and is evaluated on bilinear" in n for n in results["notes"])
     assert len(capsys.readouterr().out.strip().splitlines()) == 4
+
+
+def test_compressed_inputs_come_through_a_real_codec(tiny_data, lite_weights, tmp_path, capsys):
+    """--compression: the LR clip is encoded and decoded before upscaling, scored against the
+    clean HR; the lossy inputs cost every method PSNR, and the codec is deterministic."""
+    clean, h264 = (EvalSettings(2, data=str(tiny_data), compression=c) for c in ("none", "h264"))
+    hr = torch.from_numpy(data.astronaut()[100:164, 200:264].copy()).permute(2, 0, 1)[None].repeat(4, 1, 1, 1)
+    a, b = lr_input(hr, h264), lr_input(hr, clean)
+    assert a.shape == b.shape and a.dtype == torch.uint8 and not torch.equal(a, b)
+    assert torch.equal(a, lr_input(hr, h264))
+    scores = {}
+    for condition in ("none", "h264", "mpeg2"):
+        code = main(["evaluate", "--weights", str(lite_weights), "--scale", "2", "--data", str(tiny_data),
+                     "--compression", condition, "--baselines", "bicubic", "--report", str(tmp_path / condition)])  # fmt: skip
+        assert code == 0
+        results = json.loads((tmp_path / condition / "results.json").read_text())
+        scores[condition] = results["mean"]["bicubic"]["psnr_y"]
+        assert results["settings"]["compression"] == condition
+        assert any("encoded with" in n for n in results["notes"]) == (condition != "none")
+    assert scores["h264"] < scores["none"] and scores["mpeg2"] < scores["none"]
+    assert f"| {tiny_data.name}, h264 |" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -49,53 +49,98 @@ def means(psnr: float, lpips: float, tof: float, tlp: float) -> dict[str, float]
     return {"psnr_y": psnr, "lpips": lpips, "tof": tof, "tlp": tlp}
 
 
-def tables(x2: float, x4: float, lpips: float = 0.1) -> dict[str, dict]:
-    """Evaluation means: bicubic 30 dB, lanczos 30.5 dB; ours as given."""
-    baselines = {"bicubic": means(30.0, 0.3, 1.0, 0.02), "lanczos": means(30.5, 0.28, 0.9, 0.018)}
-    return {f"x{s}-bicubic": {"mean": baselines | {"lite": means(p, lpips, 0.5, 0.01)}} for s, p in ((2, x2), (4, x4))}
+def clip(name: str, ours: list[float], single: float) -> dict:
+    """One clip's results: our per-frame PSNR-Y, bicubic 30 dB on every frame, window 1 `single`."""
+    return {"name": name, "metrics": {"lite": {"psnr_y": sum(ours) / len(ours), "psnr_y_per_frame": ours},
+                                      "bicubic": {"psnr_y_per_frame": [30.0] * len(ours)},
+                                      "lite, window 1": {"psnr_y": single}}}  # fmt: skip
+
+
+def tables(x2: float, x4: float, lpips: float = 0.1, clips=None, tlp_1: float = 0.012, clean_x2=None) -> dict[str, dict]:
+    """Evaluation results by condition: bicubic 30 dB, lanczos 30.5 dB, today's lite 32.5 dB;
+    ours as given on every condition of the unseen set (`clean_x2` for x2 without compression)."""
+    baselines = {"bicubic": means(30.0, 0.3, 1.0, 0.02), "lanczos": means(30.5, 0.28, 0.9, 0.018),
+                 "shipped lite": means(32.5, 0.12, 0.6, 0.011)}  # fmt: skip
+    clips = clips if clips is not None else [clip("a", [33.0, 33.2, 33.2, 33.0], 32.7), clip("b", [33.0] * 4, 32.8)]
+    found = {}
+    for compression in ("none", "h264"):
+        for scale, psnr in ((2, clean_x2 if compression == "none" and clean_x2 else x2), (4, x4)):
+            found[ship.condition_key("unseen", scale, compression)] = {
+                "mean": baselines | {"lite": means(psnr, lpips, 0.5, 0.01), "lite, window 1": means(32.0, 0.1, 0.5, tlp_1)},
+                "clips": clips,
+            }  # fmt: skip
+    return found
+
+
+def failed(found) -> list[str]:
+    return [b.what for b in found if not b.passed]
 
 
 def test_bars_pass_only_when_every_one_is_met():
-    window_1 = means(32.0, 0.1, 0.5, 0.01)
-    assert all(b.passed for b in ship.check_bars(tables(33.1, 31.3), window_1, "lite", ship.Bars()))
-    failed = [b.what for b in ship.check_bars(tables(32.9, 31.3, lpips=0.29), window_1, "lite", ship.Bars()) if not b.passed]
-    assert failed == ["x2: PSNR-Y at least 3.0 dB over bicubic", "x2: lpips below bicubic's and lanczos'",
-                      "x4: lpips below bicubic's and lanczos'"]  # fmt: skip
-    # The window: 0.3 dB over window 1, or tOF and tLP both 10% lower.
-    assert not ship.check_bars(tables(33.1, 31.3), means(32.9, 0.1, 0.5, 0.01), "lite", ship.Bars())[-1].passed
-    assert ship.check_bars(tables(33.1, 31.3), means(33.0, 0.1, 0.6, 0.012), "lite", ship.Bars())[-1].passed
-    assert not ship.check_bars(tables(33.1, 31.3), None, "lite", ship.Bars())[-1].passed  # not measured
+    clean = ship.PROFILES["clean"]
+    assert failed(ship.check_bars(tables(33.3, 31.9), "unseen", "lite", clean, "shipped lite")) == []
+    assert failed(ship.check_bars(tables(33.1, 31.9, lpips=0.29), "unseen", "lite", clean, "shipped lite")) == [
+        "unseen-x2-none: PSNR-Y at least 3.2 dB over bicubic", "unseen-x2-none: lpips below bicubic's and lanczos'",
+        "unseen-x4-none: lpips below bicubic's and lanczos'"]  # fmt: skip
+    # The window: +0.3 dB on average and no clip worse than window 1 by more than 0.2 dB ...
+    uneven = [clip("a", [34.0] * 4, 32.0), clip("b", [33.0] * 4, 33.3)]  # +2.0 and -0.3
+    assert failed(ship.check_bars(tables(33.3, 31.9, clips=uneven), "unseen", "lite", clean, None)) == [
+        "window beats window 1 by 0.3 dB on average, no clip worse by more than 0.2 dB"]
+    # ... and less flicker than window 1.
+    assert "window: tLP below window 1's" in failed(ship.check_bars(tables(33.3, 31.9, tlp_1=0.009), "unseen", "lite",
+                                                                    clean, None))  # fmt: skip
+    # Shot edges: the first and last frames gain 1 dB less than those inside.
+    edgy = [clip("a", [32.5, 33.5, 33.5, 32.5], 32.6)]
+    assert failed(ship.check_bars(tables(33.3, 31.9, clips=edgy), "unseen", "lite", clean, None)) == [
+        "shot edges: first and last frames gain within 0.2 dB of the frames inside"]
+
+
+def test_the_real_profile_is_measured_on_compressed_input_and_beats_todays_lpips():
+    real = ship.PROFILES["real"]
+    found = ship.check_bars(tables(31.3, 30.9, clean_x2=32.6), "unseen", "lite", real, "shipped lite")
+    assert failed(found) == []
+    assert {b.what.split(":")[0] for b in found if b.what.startswith("unseen-")} == {
+        "unseen-x2-h264", "unseen-x4-h264", "unseen-x2-none"}  # the clean condition: the +2.5 dB bar only
+    assert failed(ship.check_bars(tables(31.3, 30.9, lpips=0.13, clean_x2=32.6), "unseen", "lite", real,
+                                  "shipped lite")) == [
+        "unseen-x2-h264: lpips below shipped lite's", "unseen-x4-h264: lpips below shipped lite's"]  # fmt: skip
+    assert failed(ship.check_bars(tables(31.3, 30.9), "unseen", "lite", real, "shipped lite")) == [
+        "unseen-x2-none: PSNR-Y at least 2.5 dB over bicubic"]
 
 
 def test_a_failed_bar_ships_nothing(clips, run, tmp_path):
     model = fixture_weights(tmp_path / "model.safetensors", window=5)
     out, reference = tmp_path / "weights", tmp_path / "reference"
     out.mkdir()
-    found = ship.ship(model, "lite", run, None, tmp_path / "report", out_dir=out, reference_dir=reference, data=str(clips))
-    assert not all(b.passed for b in found)  # an untrained generator, and no window-1 comparison
+    found = ship.ship(model, "lite", run, tmp_path / "report", previous=None, sets=(str(clips),), out_dir=out,
+                      reference_dir=reference)  # fmt: skip
+    assert not all(b.passed for b in found)  # an untrained generator
     assert list(out.iterdir()) == [] and not reference.exists()
-    assert (tmp_path / "report" / "x4-bilinear" / "index.html").is_file()  # the reports are written regardless
+    assert (tmp_path / "report" / "clips0-x4-mpeg2" / "index.html").is_file()  # the reports are written regardless
 
 
 def test_passing_bars_ship_fp16_weights_card_and_reference(clips, run, tmp_path, monkeypatch):
     # The bars themselves are tested above; here every bar passes, to check what is written.
     monkeypatch.setattr(ship, "check_bars", lambda *a: [ship.Bar("everything", "fine", True)])
     model = fixture_weights(tmp_path / "model.safetensors", window=5)
-    compare = fixture_weights(tmp_path / "window1.safetensors", window=1)
+    today = fixture_weights(tmp_path / "today.safetensors", window=5)
     out, reference = tmp_path / "weights", tmp_path / "reference"
     out.mkdir()
-    ship.ship(model, "lite", run, compare, tmp_path / "report", out_dir=out, reference_dir=reference, data=str(clips))
+    ship.ship(model, "lite", run, tmp_path / "report", previous=today, sets=(str(clips),), out_dir=out,
+              reference_dir=reference)  # fmt: skip
 
     shipped = weights.load(out / "lite.safetensors")
     assert all(t.dtype == torch.float16 for t in load_file(out / "lite.safetensors").values() if t.is_floating_point())
     d = shipped.descriptor
     assert d.trained and d.steps == 50 and d.window == 5
-    assert set(d.metrics) == {"x2-bicubic", "x4-bicubic", "x2-bilinear", "x4-bilinear", "how"}
-    assert set(d.metrics["x2-bicubic"]) == {"bicubic", "lanczos", "lite"}
+    keys = {f"clips0-x{s}-{c}" for s in (2, 4) for c in ("none", "h264", "mpeg2")}
+    assert set(d.metrics) == keys | {"how"}
+    assert set(d.metrics["clips0-x2-none"]) == {"bicubic", "lanczos", "lite", "previous today", "lite, window 1"}
+    assert set(d.metrics["clips0-x4-h264"]) == {"bicubic", "lanczos", "lite", "previous today"}
 
     card = (out / "lite.md").read_text()
-    for part in ("## Evaluation", "### x4-bilinear", "## What the window adds", "| window 1 |", "PSNR-Y by position", "| pan |",
-                 "Clip by clip", "| pan | 0.",  # the fixture pans well under one LR pixel per frame
+    for part in ("## Evaluation", "### clips0-x4-mpeg2", "## What the window adds", "## Shot edges", "| pan |",
+                 "PSNR-Y by position", "| pan | 0.",  # the fixture pans well under one LR pixel per frame
                  "## Bars", "`skimage/data/camera.png`", "generator: {arch: lite}", "Trained 50 steps"):  # fmt: skip
         assert part in card
 

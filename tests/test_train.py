@@ -171,6 +171,7 @@ def test_init_from_a_weights_file(smoke, tmp_path, capsys):
           "--set", "phases=[{name: tune, steps: 2, losses: {charbonnier: 1.0}}]")  # fmt: skip
     tuned = weights.load(tmp_path / "weights" / "final.safetensors")
     assert tuned.descriptor.steps == 10 + 2  # the file's steps plus this run's
+    assert tuned.descriptor.metrics["init_steps"] == 10 and tuned.descriptor.metrics["init"] == str(start)
     capsys.readouterr()
     assert main(["train", "--config", SMOKE, "--set", f"output_dir={tmp_path / 'other'}",
                  "--set", f"init.generator={start}", "--set", "generator.params={num_blocks: 2}"]) == 2  # fmt: skip
@@ -178,6 +179,23 @@ def test_init_from_a_weights_file(smoke, tmp_path, capsys):
     # Starting afresh over an earlier run's checkpoints is refused.
     assert main(["train", "--config", SMOKE, "--set", f"output_dir={tmp_path}"]) == 2
     assert "--resume auto" in capsys.readouterr().err
+
+
+def test_a_fine_tune_records_everything_its_generator_saw_even_if_the_init_file_changes(smoke, tmp_path):
+    """The tuned model's train_data lists the init's data, then this run's; a resumed run keeps
+    the init it started from, though the file was replaced meanwhile."""
+    start = tmp_path / "start.safetensors"
+    shutil.copy(smoke / "weights" / "final.safetensors", start)
+    tune = ("--set", f"output_dir={tmp_path / 'run'}", "--set", f"init.generator={start}",
+            "--set", "data.sources=[{kind: offline, names: [camera]}]",
+            "--set", "phases=[{name: tune, steps: 4, losses: {charbonnier: 1.0}}]", "--set", "train.checkpoint_every=2")
+    train(*tune, "--stop-after", "2")
+    shutil.copy(weights.save(weights.load(start), tmp_path / "other.safetensors", steps=99), start)
+    train(*tune, "--resume", "auto")
+    d = weights.load(tmp_path / "run" / "weights" / "final.safetensors").descriptor
+    assert d.steps == 10 + 4
+    assert [e["source"] for e in d.train_data] == ["skimage/data/astronaut.png", "skimage/data/chelsea.png",
+                                                   "skimage/data/camera.png"]  # fmt: skip
 
 
 def test_config_mistakes_are_one_line(tmp_path, capsys):

@@ -134,6 +134,10 @@ class DataConfig:
     border: int = 4  # width of that strip, HR pixels
     motion: MotionConfig = MotionConfig()
     moving_object: MovingObject = MovingObject()
+    # Share of windows cut at a scene edge the way the engine builds them at a cut or a clip's
+    # end (vsvsr.engine.windows): 1 to window-1 slots on one side repeat the nearest in-shot
+    # frame, so the frames next to a cut are trained as often as they are watched.
+    scene_edge: float = 0.0
     degradations: Degradations = Degradations()
     epoch_samples: int = 10000  # samples per epoch, the unit the sampler shuffles and shards
     workers: int = 0  # DataLoader worker processes (0: in the training process)
@@ -146,6 +150,7 @@ class DataConfig:
         _require(self.downsample in weights.DOWNSAMPLES, f"downsample must be one of {weights.DOWNSAMPLES}")
         _require(0 <= 2 * self.border < self.hr_crop, f"border must be in [0, hr_crop / 2), not {self.border}")
         _require(self.epoch_samples >= 1 and self.workers >= 0, "epoch_samples must be >= 1 and workers >= 0")
+        _require(0 <= self.scene_edge <= 1, f"scene_edge must be in [0, 1], not {self.scene_edge}")
 
 
 @dataclass(frozen=True)
@@ -259,7 +264,7 @@ class TrainConfig:
 @dataclass(frozen=True)
 class ValidationConfig:
     every: int = 1000  # steps; the end of every phase validates too
-    data: str = "builtin"  # the built-in evaluation set, or a folder of clip folders
+    data: str = "builtin"  # a built-in evaluation set (builtin, unseen), or a folder of clip folders
     clips: int = 0  # the first N clips (0: all)
     frames: int = 5  # the first N frames of each (>= 2 for tOF/tLP), upscaled in windows of data.window
     crop: int = 0  # HR centre crop side (0: whole frames), for speed

@@ -9,6 +9,11 @@ Table 2's PSNR, LPIPS and SSIM, plus temporal consistency (tOF, tLP) and speed. 
 Prints a markdown table to stdout; writes DIR/results.json (every number, per clip and mean,
 with the settings and the model's descriptor) and DIR/index.html (training.report).
 
+Conditions: `--data builtin` (default) or `unseen` (the source-disjoint set, training.data.evalset)
+or a folder; `--compression h264` (libx264 CRF 26, web video) or `mpeg2` (mpeg2video at DVD's
+0.4 bits per pixel) encodes each 8-bit LR clip with a real codec and decodes it before
+upscaling, as real footage arrives; scores are always against the clean HR.
+
 Conventions: outputs are rounded to 8 bits before scoring, as saved frames would be; PSNR-Y
 and SSIM-Y crop `scale` pixels from each border; LPIPS uses AlexNet; tOF, tLP and temporal
 error compare each output's frame-to-frame changes with the ground truth's; seconds per output
@@ -37,10 +42,16 @@ from vsvsr import metrics, models, resize, weights
 from vsvsr.engine import PRECISIONS, Engine, Settings
 
 from . import UserError, report
-from .data import evalset
+from .data import codec, evalset
 
 BASELINES = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR, "lanczos": Image.LANCZOS}
 LPIPS_BATCH = 8  # frames per LPIPS forward pass: bounds memory on long, large clips
+# The compressed conditions: the LR clip through a real encoder and back (training.data.codec).
+COMPRESSIONS: dict[str, codec.Encoding | None] = {
+    "none": None,
+    "h264": codec.Encoding("libx264", crf=26, preset="medium"),  # web video
+    "mpeg2": codec.Encoding("mpeg2video", bits_per_pixel=0.4),  # DVD and SD broadcast (5 Mbit/s at 720x480)
+}
 # Per-clip scores that are averaged over clips for the table (speed is summed instead).
 SCORES = ("psnr_y", "ssim_y", "lpips", "tof", "tlp", "temporal_error")
 
@@ -49,7 +60,8 @@ SCORES = ("psnr_y", "ssim_y", "lpips", "tof", "tlp", "temporal_error")
 class EvalSettings:
     scale: int
     downsample: str = "bicubic"
-    data: str = "builtin"  # or a folder of clip folders (training.data.evalset.from_folder)
+    data: str = "builtin"  # "unseen", or a folder of clip folders (training.data.evalset.clips)
+    compression: str = "none"  # a COMPRESSIONS key: how the LR clip is encoded before upscaling
     baselines: tuple[str, ...] = tuple(BASELINES)
     device: str = "cpu"
     precision: str | None = None  # the engine's default for the device, what users get
@@ -80,6 +92,16 @@ def downsample(hr: torch.Tensor, scale: int, kernel: str) -> torch.Tensor:
     return to_uint8(resize.downsample(hr.float() / 255, scale, kernel))
 
 
+def lr_input(hr: torch.Tensor, settings: EvalSettings) -> torch.Tensor:
+    """The LR clip a method gets for ground truth `hr` ((T, 3, H, W) uint8): downsampled, then
+    encoded and decoded when the condition is compressed. (T, 3, h, w) uint8."""
+    lr = downsample(hr, settings.scale, settings.downsample)
+    encoding = COMPRESSIONS[settings.compression]
+    if encoding is None:
+        return lr
+    return torch.from_numpy(codec.roundtrip(lr.permute(0, 2, 3, 1).numpy(), encoding)).permute(0, 3, 1, 2).contiguous()
+
+
 def to_uint8(frames: torch.Tensor) -> torch.Tensor:
     return (frames.clamp(0, 1) * 255).round().to(torch.uint8)
 
@@ -103,10 +125,13 @@ def baseline_method(name: str, scale: int) -> Method:
     return Method(name, "baseline", lambda lr: upscale_baseline(lr, scale, name))
 
 
-def model_method(model: torch.nn.Module, settings: EvalSettings) -> Method:
-    engine = Engine(model, Settings(settings.scale, device=settings.device, precision=settings.precision))
+def model_method(model: torch.nn.Module, settings: EvalSettings, name: str | None = None,
+                 window: int | None = None) -> Method:  # fmt: skip
+    """`model` through the engine, named `name` (default: its architecture) in the tables;
+    `window` overrides the frames per window it was trained with (1: each frame alone)."""
+    engine = Engine(model, Settings(settings.scale, window=window, device=settings.device, precision=settings.precision))
     d = model.descriptor
-    return Method(d.arch, "model", lambda lr: upscale_with_engine(engine, lr), trained=d.trained)
+    return Method(name or d.arch, "model", lambda lr: upscale_with_engine(engine, lr), trained=d.trained)
 
 
 def score(pred: torch.Tensor, target: torch.Tensor, scale: int) -> dict[str, Any]:
@@ -133,12 +158,12 @@ def evaluate(
     Returns the results (results.json without the model summary) and the pictures written."""
     # One untimed run first, so one-time costs (allocation, kernel selection) are not timed.
     for method in methods:
-        method.upscale(downsample(clips[0].hr[:1], settings.scale, settings.downsample))
+        method.upscale(lr_input(clips[0].hr[:2], settings))
     seconds = {m.name: 0.0 for m in methods}
     megapixels = 0.0
     clip_results, clip_assets = [], []
     for index, clip in enumerate(tqdm(clips, desc="evaluating", unit="clip", leave=False)):
-        lr = downsample(clip.hr, settings.scale, settings.downsample)
+        lr = lr_input(clip.hr, settings)
         outputs, scores = {}, {}
         for method in methods:
             start = time.perf_counter()
@@ -179,7 +204,7 @@ def psnr_by_window_position(model: torch.nn.Module, clips: list[evalset.Clip], s
     by_position: dict[int, list[float]] = {}
     for clip in clips:
         hr = clip.hr.float() / 255
-        lr = downsample(clip.hr, settings.scale, settings.downsample).float() / 255
+        lr = lr_input(clip.hr, settings).float() / 255
         server = engine.clip(lambda i, lr=lr: lr[i], len(lr))
         for n in range(len(lr)):
             sr = to_uint8(server.frame(n)).float() / 255
@@ -196,7 +221,7 @@ def window_versus_static(model: torch.nn.Module, clips: list[evalset.Clip], sett
     found = {}
     for clip in clips:
         hr = clip.hr[:window]
-        found[clip.name] = real_versus_static(model, downsample(hr, settings.scale, settings.downsample), hr, settings.scale)
+        found[clip.name] = real_versus_static(model, lr_input(hr, settings), hr, settings.scale)
     return found
 
 
@@ -240,6 +265,9 @@ def notes(model: torch.nn.Module, settings: EvalSettings) -> list[str]:
         )
     if d.downsample != settings.downsample:
         found.append(f"{d.arch} was trained on {d.downsample} inputs and is evaluated on {settings.downsample} inputs")
+    encoding = COMPRESSIONS[settings.compression]
+    if encoding is not None:
+        found.append(f"LR inputs encoded with {encoding.label()} and decoded before upscaling; scored against clean HR")
     return found
 
 
@@ -249,10 +277,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--weights", metavar="PATH", help="a .safetensors weights file")
     parser.add_argument("--scale", type=int, choices=models.SCALES, required=True, help="2 or 4 (x4: two x2 passes)")
     parser.add_argument(
-        "--data", default="builtin", metavar="PATH|builtin",
-        help="'builtin' (default) or a folder of clip folders holding PNG frames (PATH/<clip>/0000.png ...)",
+        "--data", default="builtin", metavar="builtin|unseen|PATH",
+        help="'builtin' (default), 'unseen' (source-disjoint from training) or a folder of clip folders holding "
+             "PNG frames (PATH/<clip>/0000.png ...)",
     )  # fmt: skip
     parser.add_argument("--downsample", choices=weights.DOWNSAMPLES, default="bicubic", help="how LR inputs are made")
+    parser.add_argument("--compression", choices=tuple(COMPRESSIONS), default="none",
+                        help="encode each LR clip before upscaling: h264 (libx264 CRF 26) or mpeg2 (DVD bitrate)")  # fmt: skip
     parser.add_argument(
         "--baselines", default=",".join(BASELINES), metavar="LIST",
         help=f"comma-separated interpolations to compare with (default: all of {','.join(BASELINES)}; '' for none)",
@@ -273,27 +304,33 @@ def run(args: argparse.Namespace) -> int:
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
         raise UserError(f"--baselines: unknown {', '.join(unknown)}; choose from {','.join(BASELINES)}")
-    settings = EvalSettings(args.scale, args.downsample, args.data, baselines, _check_device(args.device), args.precision)
+    settings = EvalSettings(args.scale, args.downsample, args.data, args.compression, baselines,
+                            _check_device(args.device), args.precision)  # fmt: skip
     if args.report.exists() and not args.report.is_dir():
         raise UserError(f"--report: {args.report} is a file; pass a folder (it is created if missing)")
     if args.weights is not None and not Path(args.weights).is_file():
         raise UserError(f"--weights: file {args.weights} does not exist; check the path")
     source = args.weights if args.weights is not None else args.model
     model = weights.load(source)
-    clips = evalset.builtin() if settings.data == "builtin" else evalset.from_folder(settings.data)
+    clips = evalset.clips(settings.data)
 
     methods = [baseline_method(b, settings.scale) for b in baselines] + [model_method(model, settings)]
     results, assets = evaluate(methods, clips, settings, args.report)
     results["model"] = model_summary(model, str(source))
     results["notes"] = notes(model, settings)
-    if settings.data == "builtin":
-        results["settings"]["evalset_version"] = evalset.VERSION
+    if settings.data in evalset.SETS:
+        results["settings"]["evalset_version"] = evalset.SETS[settings.data].version
 
     (args.report / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     report.write_index(args.report, results, assets)
-    dataset = "builtin" if settings.data == "builtin" else Path(settings.data).name
-    print(report.markdown_table(results, dataset))
+    print(report.markdown_table(results, dataset_label(settings)))
     return 0
+
+
+def dataset_label(settings: EvalSettings) -> str:
+    """How tables name the condition: the set (or folder) and, if any, the compression."""
+    name = settings.data if settings.data in evalset.SETS else Path(settings.data).name
+    return name if settings.compression == "none" else f"{name}, {settings.compression}"
 
 
 def _check_device(name: str) -> str:

@@ -53,11 +53,11 @@ def resolve_amp(precision: str, device: torch.device) -> Amp:
     return Amp(device.type, None if name == "fp32" else PRECISIONS[name])
 
 
-def build_generator(config: Config) -> tuple[torch.nn.Module, int]:
+def build_generator(config: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
     """G from `init.generator` (checked against the config's arch) or freshly initialised; and
-    the steps it was already trained for."""
+    what it already learnt from: {"steps": ..., "train_data": its manifest}."""
     if config.init.generator is None:
-        return models.build(config.generator.arch, **config.generator.params), 0
+        return models.build(config.generator.arch, **config.generator.params), {"steps": 0, "train_data": []}
     model = weights.load(config.init.generator)
     d = model.descriptor
     expected = models.arch_params(config.generator.arch, **config.generator.params)
@@ -67,7 +67,12 @@ def build_generator(config: Config) -> tuple[torch.nn.Module, int]:
             f"init.generator: {config.init.generator} holds a {d.arch!r} generator (differing in {differ or 'arch'}), "
             f"the config builds {config.generator.arch!r}; set generator.arch and generator.params to match the file"
         )
-    return model.train(), d.steps
+    return model.train(), {"steps": d.steps, "train_data": list(d.train_data)}
+
+
+def seen_data(init: dict[str, Any], manifest: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Everything a fine-tuned generator has been trained on: its init's data, then this run's."""
+    return init["train_data"] + [entry for entry in manifest if entry not in init["train_data"]]
 
 
 def build_discriminator(config: Config) -> torch.nn.Module | None:
@@ -116,13 +121,16 @@ def trained_tiles(config: Config, phase: PhaseConfig) -> tuple[int, ...]:
 
 
 def export(ema: torch.nn.Module, path: Path, config: Config, phase: PhaseConfig, steps: int,
-           scores: dict[str, float], manifest: list[dict[str, Any]]) -> Path:  # fmt: skip
-    """The EMA generator as a vsvsr weights file with its full training descriptor."""
+           scores: dict[str, float], manifest: list[dict[str, Any]], init_steps: int) -> Path:  # fmt: skip
+    """The EMA generator as a vsvsr weights file with its full training descriptor. `steps`
+    count from the init's start; `init_steps` of them were the init's (0: trained from scratch)."""
     v = config.validation
     described = dict(scores) | {
         "validation": f"{v.data}: {v.clips or 'all'} clips x {v.frames} frames, crop {v.crop or 'none'}, "
         f"x{v.scale} {config.data.downsample}",
         "phase": phase.name,
+        "init": config.init.generator,
+        "init_steps": init_steps,
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     return weights.save(ema, path, trained=True, steps=steps, window=config.data.window,
@@ -150,7 +158,7 @@ def train(config: Config, resume: str | None = None, stop_after: int | None = No
 
     # Networks and optimisers. Every rank initialises identically (DDP checks it).
     torch.manual_seed(seed)
-    net_g, init_steps = build_generator(config)
+    net_g, init = build_generator(config)
     net_g = net_g.to(device)
     net_d = build_discriminator(config)
     net_d = net_d.to(device) if net_d is not None else None
@@ -184,6 +192,8 @@ def train(config: Config, resume: str | None = None, stop_after: int | None = No
             scaler_d.load_state_dict(state["scaler_d"])
         checkpoint.set_rng_state(state["rng"])
         step, best = state["step"], state["best"]
+        # What the init file held when the run began (it may since have been replaced).
+        init = state.get("init", init)
         if state["data_position"] != step * batch_size:
             raise ConfigError(f"{path}: its data position does not match batch_size {batch_size}; resume with "
                               f"the batch size it was written with")  # fmt: skip
@@ -195,6 +205,7 @@ def train(config: Config, resume: str | None = None, stop_after: int | None = No
 
     # Data: sample keys continue exactly where the checkpoint's run stopped.
     dataset = WindowDataset(config.data, seed, x4=config.uses_x4)
+    init_steps, manifest = init["steps"], seen_data(init, dataset.manifest)
     sampler = SampleStream(config.data.epoch_samples, process.rank, process.world, seed, start=step * batch_size)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=config.data.workers,
                         pin_memory=device.type == "cuda", persistent_workers=config.data.workers > 0)  # fmt: skip
@@ -260,13 +271,13 @@ def train(config: Config, resume: str | None = None, stop_after: int | None = No
                     if record is None or improves(phase.select, scores[phase.select], record["value"]):
                         best[phase.name] = {"metric": phase.select, "value": scores[phase.select], "step": step}
                         export(ema, out / "weights" / f"{phase.name}-best.safetensors", config, phase,
-                               init_steps + step, scores, dataset.manifest)  # fmt: skip
+                               init_steps + step, scores, manifest, init_steps)  # fmt: skip
                     if step in config.phase_ends():
                         export(ema, out / "weights" / f"{phase.name}-last.safetensors", config, phase,
-                               init_steps + step, scores, dataset.manifest)  # fmt: skip
+                               init_steps + step, scores, manifest, init_steps)  # fmt: skip
                     if step == config.total_steps:
                         export(ema, out / "weights" / "final.safetensors", config, phase, init_steps + step, scores,
-                               dataset.manifest)  # fmt: skip
+                               manifest, init_steps)  # fmt: skip
                 process.barrier()
 
             if process.is_main and (step % config.train.checkpoint_every == 0 or step == end):
@@ -276,7 +287,7 @@ def train(config: Config, resume: str | None = None, stop_after: int | None = No
                     "optim_g": optim_g.state_dict(), "optim_d": optim_d.state_dict() if optim_d else None,
                     "scaler_g": scaler_g.state_dict(), "scaler_d": scaler_d.state_dict(),
                     "rng": checkpoint.rng_state(), "data_position": step * batch_size, "best": best,
-                    "world_size": process.world,
+                    "world_size": process.world, "init": init,
                 }, out / "checkpoints", config.train.keep_checkpoints)  # fmt: skip
 
     finally:

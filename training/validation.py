@@ -41,7 +41,7 @@ def _centre_crop(frames: torch.Tensor, side: int, multiple: int) -> torch.Tensor
 def load_clips(config: ValidationConfig, kernel: str, size_multiple: int) -> list[ValidationClip]:
     """The first `clips` clips of the validation data, `frames` frames each, centre-cropped,
     with their LR inputs made the way the model's training inputs were (`kernel`)."""
-    source = evalset.builtin() if config.data == "builtin" else evalset.from_folder(config.data)
+    source = evalset.clips(config.data)
     chosen = source[: config.clips] if config.clips else source
     out = []
     for clip in chosen:

@@ -1,4 +1,4 @@
-"""The nine degradations of the paper (3.1.2), applied to a window of frames.
+"""The nine degradations of the paper (3.1.2), and a real video codec, applied to a window of frames.
 
 Each degradation is a frozen dataclass that is at the same time its configuration (a YAML
 section such as ``blur: {p: 0.3, sigma: [0.2, 1.5]}``) and its implementation. ``p`` is the
@@ -23,6 +23,8 @@ import numpy as np
 import pywt
 import torch
 import torch.nn.functional as F
+
+from . import codec
 
 Range = tuple[float, float]
 
@@ -224,16 +226,61 @@ class Jpeg:
         return torch.from_numpy(np.stack(decoded)).permute(0, 3, 1, 2).float() / 255
 
 
+@dataclass(frozen=True)
+class VideoCodec:
+    """What video compression does, beyond the paper's nine: the window encoded and decoded by
+    a real codec (training.data.codec), so artifacts differ between I, P and B frames and
+    move with the picture, as in real footage. One codec, quality, preset and chroma format
+    per window; CRF for x264/x265, bits per pixel for mpeg2video/mpeg4 (DVD is about 0.48).
+    List an entry several times to draw it more often."""
+
+    p: float = 0.0
+    codecs: tuple[str, ...] = ("libx264", "libx265", "mpeg2video", "mpeg4")
+    crf: tuple[int, int] = (18, 34)  # drawn inclusive
+    bits_per_pixel: Range = (0.15, 0.8)  # drawn log-uniformly
+    presets: tuple[str, ...] = ("veryfast", "fast", "medium")
+    pix_fmts: tuple[str, ...] = ("yuv420p",)
+
+    def __post_init__(self) -> None:
+        for name in self.codecs:
+            if name not in codec.CODECS:
+                raise ValueError(f"codecs: {name!r} is not one of {codec.CODECS}")
+        for name in self.pix_fmts:
+            if name not in codec.PIX_FMTS:
+                raise ValueError(f"pix_fmts: {name!r} is not one of {codec.PIX_FMTS}")
+        if not (self.codecs and self.presets and self.pix_fmts):
+            raise ValueError("codecs, presets and pix_fmts must each list at least one value")
+        if not 0 <= self.crf[0] <= self.crf[1] <= 51 or not 0 < self.bits_per_pixel[0] <= self.bits_per_pixel[1]:
+            raise ValueError(f"crf must be a range within 0..51 and bits_per_pixel a positive range, not "
+                             f"{self.crf} and {self.bits_per_pixel}")  # fmt: skip
+
+    def draw(self, rng: np.random.Generator) -> codec.Encoding:
+        name = self.codecs[int(rng.integers(len(self.codecs)))]
+        crf = int(rng.integers(self.crf[0], self.crf[1] + 1))
+        bpp = float(np.exp(rng.uniform(np.log(self.bits_per_pixel[0]), np.log(self.bits_per_pixel[1]))))
+        preset = self.presets[int(rng.integers(len(self.presets)))]
+        pix_fmt = self.pix_fmts[int(rng.integers(len(self.pix_fmts)))]
+        if name in codec.RATE_CONTROLLED:
+            return codec.Encoding(name, bits_per_pixel=round(bpp, 4), pix_fmt=pix_fmt)
+        return codec.Encoding(name, crf=crf, preset=preset, pix_fmt=pix_fmt)
+
+    def apply(self, frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        rgb = (frames.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()  # (T, h, w, 3)
+        decoded = codec.roundtrip(rgb, self.draw(rng))
+        return torch.from_numpy(decoded).permute(0, 3, 1, 2).float() / 255
+
+
 Degradation = (
     GaussianBlur | GaussianNoise | ContrastBrightness | FrequencyGuided | CutBlur | Diffusion | ContentAware
-    | Adaptive | Jpeg
+    | Adaptive | Jpeg | VideoCodec
 )  # fmt: skip
 STAGES = ("lr", "hr")
 
 
 @dataclass(frozen=True)
 class Degradations:
-    """All nine, applied in the paper's order, each with its own chance `p` (0: never).
+    """All nine, applied in the paper's order, then the codec (compression comes last, as it
+    does to real footage), each with its own chance `p` (0: never).
 
     `stage` says where: "lr" degrades the generator's input after downsampling (the default);
     "hr" degrades the HR frames before they are downsampled. Targets stay clean either way.
@@ -249,6 +296,7 @@ class Degradations:
     content_aware: ContentAware = ContentAware()
     adaptive: Adaptive = Adaptive()
     jpeg: Jpeg = Jpeg()
+    codec: VideoCodec = VideoCodec()
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:

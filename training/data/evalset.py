@@ -1,15 +1,22 @@
-"""The built-in evaluation set, and user clip folders read the same way.
+"""The built-in evaluation sets, and user clip folders read the same way.
 
-Seven clips of ten HR frames, made only from the EVAL sources (training never reads them):
-five photos filmed by a synthetic camera (training.data.motion) and two shots of real street
-footage. They are rebuilt on first use into ``$XDG_CACHE_HOME/vsvsr/evalset/<VERSION>/``
-(default ``~/.cache``) and every clip is checked against the committed hash manifest
-``evalset_manifest.json``, so everyone evaluates on the same pixels. HR sides are multiples
-of 4, so x2 and x4 share one ground truth; the LR inputs are made from it by
-vsvsr.resize.downsample (bicubic or bilinear, the paper's two conditions).
+- ``builtin``: seven clips of ten HR frames from the EVAL sources: five photos filmed by a
+  synthetic camera (training.data.motion) and two shots of real street footage. Training
+  never reads these files, but they come from the packages (and, for bikes, the video) that
+  training reads: the set measures a model on material like its training data.
+- ``unseen``: clips from the UNSEEN sources, Debian packages that nothing else in the project
+  reads (no package, photographer's series, video or shot in common with training): what a
+  user's footage looks like to the model. The shipping bars are measured on it.
 
-After a deliberate change to the clips or their sources, bump VERSION and rewrite the
-manifest:  python -m training.data.evalset --write-manifest
+Clips are rebuilt on first use into ``$XDG_CACHE_HOME/vsvsr/evalset/<set>/<version>/``
+(default ``~/.cache``; the builtin set keeps its old place, ``evalset/<version>/``) and each
+is checked against its set's committed hash manifest, so everyone evaluates on the same
+pixels. HR sides are multiples of 4, so x2 and x4 share one ground truth; the LR inputs are
+made from it by vsvsr.resize.downsample (bicubic or bilinear, the paper's two conditions),
+and for the compressed conditions then encoded by a real codec (training.evaluate).
+
+After a deliberate change to a set's clips or their sources, bump its version and rewrite
+its manifest:  python -m training.data.evalset --write-manifest unseen
 """
 
 from __future__ import annotations
@@ -28,8 +35,6 @@ from PIL import Image
 from . import sources
 from .motion import CameraMotion, photo_sequence
 
-VERSION = "v1"
-MANIFEST_PATH = Path(__file__).with_name("evalset_manifest.json")
 FRAMES = 10  # two windows of the generators' 5 frames
 HR_MULTIPLE = 4  # sides divisible by every scale, so x2 and x4 share the ground truth
 MIN_SIDE = 48  # tOF and tLP crop TecoGAN's borders and need 48x48 frames
@@ -110,18 +115,51 @@ CLIPS: tuple[ClipSpec, ...] = (
 )  # fmt: skip
 
 
+UNSEEN_CLIPS: tuple[ClipSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    name: str
+    version: str
+    specs: tuple[ClipSpec, ...]
+    manifest_name: str  # beside this module
+
+    @property
+    def manifest_path(self) -> Path:
+        return Path(__file__).parent / self.manifest_name
+
+    def folder(self, cache: Path) -> Path:
+        return cache / self.version if self.name == "builtin" else cache / self.name / self.version
+
+
+SETS = {
+    s.name: s
+    for s in (
+        EvalSet("builtin", "v1", CLIPS, "evalset_manifest.json"),
+        EvalSet("unseen", "v1", UNSEEN_CLIPS, "evalset_unseen_manifest.json"),
+    )
+}
+
+
 def cache_root() -> Path:
     """Where built clips are kept: $XDG_CACHE_HOME/vsvsr/evalset (default ~/.cache/...)."""
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vsvsr" / "evalset"
 
 
-def builtin(cache: Path | None = None) -> list[Clip]:
-    """The built-in evaluation clips, from the cache under `cache` (default cache_root()) or
+def clips(data: str) -> list[Clip]:
+    """The clips `data` names: a built-in set ("builtin", "unseen") or a folder of clip folders."""
+    return named(data) if data in SETS else from_folder(data)
+
+
+def named(name: str, cache: Path | None = None) -> list[Clip]:
+    """Built-in set `name`'s clips, from the cache under `cache` (default cache_root()) or
     rebuilt from the sources, each checked against the manifest. EvalDataError on a mismatch."""
-    expected = _read_manifest()
-    folder = (cache or cache_root()) / VERSION
-    clips = []
-    for spec in CLIPS:
+    evalset = SETS[name]
+    expected = _read_manifest(evalset)
+    folder = evalset.folder(cache or cache_root())
+    found = []
+    for spec in evalset.specs:
         want = expected["clips"].get(spec.name, {}).get("sha256")
         frames = _read_frames(folder / spec.name)
         if frames is None or clip_sha256(frames) != want:
@@ -129,15 +167,15 @@ def builtin(cache: Path | None = None) -> list[Clip]:
             got = clip_sha256(frames)
             if got != want:
                 raise EvalDataError(
-                    f"built-in evaluation clip {spec.name!r} rebuilt with sha256 {got}, but the manifest "
-                    f"{MANIFEST_PATH.name} says {want}: the libraries that build it (OpenCV, Pillow, ffmpeg) "
+                    f"{name} evaluation clip {spec.name!r} rebuilt with sha256 {got}, but the manifest "
+                    f"{evalset.manifest_name} says {want}: the libraries that build it (OpenCV, Pillow, ffmpeg) "
                     f"or its sources differ from the ones the manifest was made with; install the pinned "
-                    f"versions (make setup), or after a deliberate change bump VERSION and run "
-                    f"python -m training.data.evalset --write-manifest"
+                    f"versions (make setup, make data), or after a deliberate change bump its version and run "
+                    f"python -m training.data.evalset --write-manifest {name}"
                 )
             _write_frames(folder / spec.name, frames)
-        clips.append(Clip(spec.name, _to_tensor(frames), spec.origin()))
-    return clips
+        found.append(Clip(spec.name, _to_tensor(frames), spec.origin()))
+    return found
 
 
 def from_folder(path: str | os.PathLike) -> list[Clip]:
@@ -173,25 +211,27 @@ def clip_sha256(frames: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def manifest() -> dict:
-    """Build every clip from its sources and describe the result: the manifest file's content."""
+def manifest(name: str) -> dict:
+    """Build every clip of set `name` from its sources and describe the result: the content
+    of its manifest file."""
+    evalset = SETS[name]
     return {
-        "version": VERSION,
-        "sources": sources.manifest(tuple(dict.fromkeys(spec.use() for spec in CLIPS))),
+        "version": evalset.version,
+        "sources": sources.manifest(tuple(dict.fromkeys(spec.use() for spec in evalset.specs))),
         "clips": {
             spec.name: {"origin": spec.origin(), "frames": spec.frames, "sha256": clip_sha256(spec.build())}
-            for spec in CLIPS
+            for spec in evalset.specs
         },
     }
 
 
-def _read_manifest() -> dict:
-    with open(MANIFEST_PATH) as f:
+def _read_manifest(evalset: EvalSet) -> dict:
+    with open(evalset.manifest_path) as f:
         expected = json.load(f)
-    if expected.get("version") != VERSION:
+    if expected.get("version") != evalset.version:
         raise EvalDataError(
-            f"{MANIFEST_PATH.name} is for evaluation set {expected.get('version')}, the code builds {VERSION}; "
-            f"run python -m training.data.evalset --write-manifest"
+            f"{evalset.manifest_name} is for {evalset.name} evaluation set {expected.get('version')}, the code "
+            f"builds {evalset.version}; run python -m training.data.evalset --write-manifest {evalset.name}"
         )
     return expected
 
@@ -242,13 +282,12 @@ def _to_tensor(frames: np.ndarray) -> torch.Tensor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m training.data.evalset", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--write-manifest", action="store_true", help=f"rebuild every clip and rewrite {MANIFEST_PATH.name}"
-    )
+    parser.add_argument("--write-manifest", choices=tuple(SETS), metavar="SET",
+                        help=f"rebuild every clip of SET ({', '.join(SETS)}) and rewrite its manifest")  # fmt: skip
     args = parser.parse_args()
     if not args.write_manifest:
-        parser.error("nothing to do; pass --write-manifest")
-    MANIFEST_PATH.write_text(json.dumps(manifest(), indent=2) + "\n")
+        parser.error("nothing to do; pass --write-manifest SET")
+    SETS[args.write_manifest].manifest_path.write_text(json.dumps(manifest(args.write_manifest), indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from . import sources
 from .motion import CameraMotion, photo_sequence
 
 FRAME_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mts", ".ts", ".y4m", ".mpg", ".mpeg")
+VIDEO_SUFFIXES = sources.VIDEO_SUFFIXES
 # Photo pixels kept between the filmed view and the photo's edge, beyond what the motion
 # needs: the reach of motion.py's Lanczos warp and reduction, plus rounding.
 _PHOTO_EDGE = 10

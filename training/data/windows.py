@@ -70,6 +70,21 @@ def augment(window: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return window
 
 
+def scene_edge_order(window: int, p: float, rng: np.random.Generator) -> list[int]:
+    """With probability `p`, the frame order of a window that meets a scene cut (or a clip's
+    end), as vsvsr.engine.windows.WindowGrid builds it: the slots beyond the cut repeat the
+    nearest in-shot frame. Mostly on one side (1 .. window-1 slots); in one window of five
+    on both, as a shot shorter than the window gives. Otherwise the window as it is.
+    E.g. [0, 0, 1, 2, 3], [0, 1, 1, 1, 1] or [0, 0, 1, 1, 1] for 5 frames."""
+    order = list(range(window))
+    if window < 2 or rng.random() >= p:
+        return order
+    near = int(rng.integers(1, window))  # slots beyond the cut on one side
+    far = int(rng.integers(0, window - near)) if rng.random() < 0.2 else 0  # and on the other
+    left, right = (near, far) if rng.random() < 0.5 else (far, near)
+    return [min(max(j, left), window - 1 - right) - left for j in order]
+
+
 class WindowDataset(Dataset):
     """Samples keyed by (epoch, index); see the module docstring."""
 
@@ -115,6 +130,11 @@ class WindowDataset(Dataset):
         sample = {"hr": hr, "lr": lr_input(2)}
         if self.x4:
             sample |= {"lr4": lr_input(4), "hr_half": resize.downsample(hr, 2, c.downsample)}
+        if c.scene_edge > 0:
+            # Its own generator, as for the moving object. Applied after the degradation, as the
+            # engine repeats decoded frames: the repeated slots are exact copies.
+            order = scene_edge_order(c.window, c.scene_edge, np.random.default_rng([self.seed, epoch, index, 2]))
+            sample = {key: frames[order] for key, frames in sample.items()}
         return sample
 
     def _add_moving_object(self, hr: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
