@@ -1,6 +1,7 @@
 """Training throughput of the patch-cascade trainer.
 
-    .venv/bin/python bench/train.py            # lite on CPU, fp32 vs bf16 (lite_cpu.yaml's two phases)
+    .venv/bin/python bench/train.py            # lite on CPU: fp32 vs bf16 (lite_cpu.yaml's two phases),
+                                               # clean (lite.yaml) vs degraded with the codec (lite_real.yaml)
     .venv/bin/python bench/train.py --steps 5  # quicker, noisier
     python bench/train.py --gpu                # on a CUDA machine: residual and rrdb, AMP vs fp32
 
@@ -98,13 +99,14 @@ def measure(config: Config, phase_index: int, device: torch.device, steps: int, 
     batches = iter(loader)
     clock = Stopwatch()
     clock.watch(*(m for m in (net_g, criterion, net_d) if m is not None))
-    durations = []
+    durations, waits = [], []
     with clock.backward_timed():
         for step in range(warmup + steps):
             if step == warmup:
                 clock.forward = clock.backward = 0.0
             start = time.perf_counter()
             batch = {k: v.to(device, non_blocking=True) for k, v in next(batches).items()}
+            waits.append(time.perf_counter() - start)
             _, fakes = generator_step(net_g, net_d, batch, stages_of(cascade), cascade, criterion, phase.losses,
                                       amp, optimizer, scaler, config.train.grad_clip,
                                       np.random.default_rng(step))  # fmt: skip
@@ -116,13 +118,15 @@ def measure(config: Config, phase_index: int, device: torch.device, steps: int, 
             durations.append(time.perf_counter() - start)
     timed = durations[warmup:]
     median, total = float(np.median(timed)), sum(timed)
+    data = sum(waits[warmup:]) / total
     hr_megapixels = config.train.batch_size * config.data.window * config.data.hr_crop**2 / 1e6
     return {
         "steps_per_s": 1 / median,
         "hr_mp_per_s": hr_megapixels / median,
         "forward": clock.forward / total,
         "backward": clock.backward / total,
-        "outside": 1 - (clock.forward + clock.backward) / total,
+        "outside": 1 - (clock.forward + clock.backward) / total - data,
+        "data": data,
     }
 
 
@@ -131,9 +135,10 @@ def row(name: str, precision: str, config: Config, phase_index: int, result: dic
     cascade = config.cascade_of(phase)
     setup = (f"{phase.name}: {', '.join(phase.losses.active())}; batch {c.train.batch_size}, "
              f"T={c.data.window}, HR {c.data.hr_crop}, x2 {list(cascade.x2)}, x4 {list(cascade.x4)}, "
-             f"workers {c.data.workers}")  # fmt: skip
+             f"workers {c.data.workers}; degraded: "
+             f"{', '.join(n for n, d in c.data.degradations.each() if d.p > 0) or 'no'}")  # fmt: skip
     return (f"| {name} | {precision} | {setup} | {result['steps_per_s']:.2f} | {result['hr_mp_per_s']:.3f} | "
-            f"{result['forward']:.0%} | {result['backward']:.0%} | {result['outside']:.0%} |")  # fmt: skip
+            f"{result['forward']:.0%} | {result['backward']:.0%} | {result['data']:.0%} | {result['outside']:.0%} |")  # fmt: skip
 
 
 def main() -> None:
@@ -141,6 +146,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10, help="timed steps per row (default 10)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed steps first (default 2)")
     parser.add_argument("--gpu", action="store_true", help="residual and rrdb on CUDA, AMP vs fp32")
+    parser.add_argument("--only", metavar="CONFIGS", help="comma-separated configs to measure, e.g. lite,lite_real")
     args = parser.parse_args()
 
     if args.gpu:
@@ -150,16 +156,19 @@ def main() -> None:
                  torch.device("cuda"))
                 for name in ("residual", "rrdb") for precision in ("fp32", "fp16", "bf16")]  # fmt: skip
     else:
-        rows = [("lite", precision, load_config(CONFIGS / "lite_cpu.yaml", [f"train.precision={precision}", *extra]),
+        rows = [(name, precision, load_config(CONFIGS / f"{name}.yaml", [f"train.precision={precision}", *extra]),
                  phase, torch.device("cpu"))
-                for precision, extra, phase in (("fp32", [], 0), ("bf16", [], 0), ("bf16", ["data.workers=1"], 0),
-                                                ("bf16", [], 1))]  # fmt: skip
+                for name, precision, extra, phase in (
+                    ("lite_cpu", "fp32", [], 0), ("lite_cpu", "bf16", [], 0), ("lite_cpu", "bf16", ["data.workers=1"], 0),
+                    ("lite_cpu", "bf16", [], 1), ("lite", "fp32", [], 0), ("lite_real", "fp32", [], 0))]  # fmt: skip
 
+    if args.only:
+        rows = [r for r in rows if r[0] in args.only.split(",")]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{torch.cuda.get_device_name() if args.gpu else 'CPU'}; {args.steps} timed steps after {args.warmup}")
     print()
-    print("| model | precision | setup | steps/s | HR MP/s | forward (G, D, losses) | backward | outside fwd/bwd |")
-    print("|---|---|---|---:|---:|---:|---:|---:|")
+    print("| config | precision | setup | steps/s | HR MP/s | forward (G, D, losses) | backward | data | the rest |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|")
     for name, precision, config, phase, device in rows:
         result = measure(config, phase, device, args.steps, args.warmup)
         print(row(name, precision, config, phase, result), flush=True)

@@ -78,8 +78,49 @@ def test_train_and_eval_sources_are_disjoint():
                 assert a is not None and b is not None, eval_use
                 assert not set(a) & set(b), (eval_use, train_use)
     # Every listed use names a listed source, and every file is listed once.
-    assert all(u.source in sources.SOURCES for u in sources.TRAIN + sources.EVAL)
+    assert all(u.source in sources.SOURCES for u in sources.TRAIN + sources.EVAL + sources.UNSEEN)
     assert len({s.sha256 for s in sources.SOURCES.values()}) == len(sources.SOURCES)
+
+
+def test_unseen_builds_every_clip_matching_its_manifest(tmp_path):
+    unseen = evalset.SETS["unseen"]
+    manifest = json.loads(unseen.manifest_path.read_text())
+    clips = evalset.named("unseen", tmp_path)
+    assert [c.name for c in clips] == [s.name for s in unseen.specs] == list(manifest["clips"])
+    assert len(clips) >= 8 and sum(isinstance(s, evalset.VideoClip) for s in unseen.specs) >= 3
+    for clip in clips:
+        frames, _, height, width = clip.hr.shape
+        assert frames == 10 and height % 4 == 0 and width % 4 == 0 and min(height, width) >= 192
+    uses = tuple(dict.fromkeys(spec.use() for spec in unseen.specs))
+    assert manifest["sources"] == sources.manifest(uses)
+
+
+def test_unseen_shares_no_package_file_or_video_with_what_training_and_builtin_read():
+    """Source-disjoint: no package (Python or Debian), no file (by hash) and so no video or shot
+    of the unseen set is read by training or by the builtin set."""
+
+    def packages(uses):
+        return {sources.SOURCES[u.source].package for u in uses}
+
+    def hashes(uses):
+        return {sources.SOURCES[u.source].sha256 for u in uses}
+
+    others = sources.TRAIN + sources.EVAL
+    assert not packages(sources.UNSEEN) & packages(others)
+    assert not hashes(sources.UNSEEN) & hashes(others)
+    # The unseen clips read only UNSEEN sources, and every UNSEEN source is a Debian package's.
+    assert {spec.use().source for spec in evalset.SETS["unseen"].specs} <= {u.source for u in sources.UNSEEN}
+    assert all(sources.SOURCES[u.source].package.startswith(sources.DEBIAN) for u in sources.UNSEEN)
+    # And the packages that copy the Python packages' photos are not read at all.
+    assert not {"debian:python3-skimage", "debian:python3-sklearn", "debian:facedetect"} & packages(
+        tuple(sources.Use(name) for name in sources.SOURCES))
+
+
+def test_the_widened_training_data_is_real_and_plentiful():
+    photos = [u for u in sources.TRAIN if not sources.SOURCES[u.source].is_video]
+    videos = {u.source for u in sources.TRAIN if sources.SOURCES[u.source].is_video}
+    assert len(photos) >= 60 and len(videos) >= 6
+    assert all(sources.SOURCES[s].frame_count for s in videos)
 
 
 def test_clips_read_only_eval_sources():

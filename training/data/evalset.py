@@ -99,7 +99,7 @@ class VideoClip:
     def build(self) -> np.ndarray:
         left, top, width, height = self.box
         video = sources.read_video(self.source, self.use().frames)
-        return np.ascontiguousarray(video[:, top : top + height, left : left + width])
+        return video[:, top : top + height, left : left + width].copy()  # a writable copy of the decoded bytes
 
 
 ClipSpec = PhotoClip | VideoClip
@@ -115,7 +115,23 @@ CLIPS: tuple[ClipSpec, ...] = (
 )  # fmt: skip
 
 
-UNSEEN_CLIPS: tuple[ClipSpec, ...] = ()
+# From sources.UNSEEN only. Photos filmed as real footage moves (a fast pan over a meadow, a zoom
+# onto a butterfly, a slow pan over clouds, a diagonal drift over dogs on grass, a handheld sweep
+# over a room, a pan over a city) at a
+# reduction that shows a scene, not a detail; and three shots of real camera video (a phone and
+# a handheld camera), cropped where the subject is.
+UNSEEN_CLIPS: tuple[ClipSpec, ...] = (
+    PhotoClip("meadow", "lxqt_flowers", CameraMotion(pan=(1.8, 0.6), zoom=1.0, rotation=0.05), (384, 256), reduce=3.0),
+    PhotoClip("butterfly_zoom", "lxqt_butterfly", CameraMotion(pan=(0.2, -0.1), zoom=1.008, rotation=0.0), (384, 256), reduce=3.0),
+    PhotoClip("sunset_pan", "lxqt_after_the_rain", CameraMotion(pan=(0.6, 0.0), zoom=1.0, rotation=0.0), (384, 256), reduce=2.5),
+    PhotoClip("dogs_park", "forensics_img_20200608_111614", CameraMotion(pan=(-1.0, 1.4), zoom=0.998, rotation=0.2), (352, 256), reduce=4.0),
+    PhotoClip("table_sweep", "forensics_img_20191224_234846", CameraMotion(pan=(2.5, -0.8), zoom=1.002, rotation=-0.1), (384, 256), reduce=4.0),
+    PhotoClip("city", "forensics_img_1054", CameraMotion(pan=(-1.3, 0.5), zoom=0.996, rotation=0.1), (384, 256), reduce=1.5),
+    VideoClip("cockatoo_face", "imageio_cockatoo", 200, (720, 200, 384, 256)),
+    VideoClip("cockatoo_turn", "imageio_cockatoo", 250, (860, 100, 384, 256)),
+    VideoClip("dog_phone", "forensics_vid_20191220_170832", 20, (576, 384, 384, 256)),
+    VideoClip("window_handheld", "imageio_realshort", 10, (0, 0, 320, 240)),
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
