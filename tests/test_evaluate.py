@@ -138,6 +138,20 @@ def test_compressed_inputs_come_through_a_real_codec(tiny_data, lite_weights, tm
     assert f"| {tiny_data.name}, h264 |" in capsys.readouterr().out
 
 
+def test_window_override_runs_the_same_weights_frame_by_frame(tiny_data, lite_weights, tmp_path):
+    scores = {}
+    for window in ("5", "1"):
+        code = main(["evaluate", "--weights", str(lite_weights), "--scale", "2", "--data", str(tiny_data),
+                     "--window", window, "--baselines", "", "--report", str(tmp_path / window)])  # fmt: skip
+        assert code == 0
+        results = json.loads((tmp_path / window / "results.json").read_text())
+        scores[window] = results["mean"]
+    assert list(scores["5"]) == ["lite, window 5"] and list(scores["1"]) == ["lite, window 1"]
+    assert scores["5"]["lite, window 5"]["psnr_y"] != scores["1"]["lite, window 1"]["psnr_y"]
+    assert main(["evaluate", "--weights", str(lite_weights), "--scale", "2", "--window", "0",
+                 "--report", str(tmp_path / "0")]) == 2  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [

@@ -62,6 +62,7 @@ class EvalSettings:
     downsample: str = "bicubic"
     data: str = "builtin"  # "unseen", or a folder of clip folders (training.data.evalset.clips)
     compression: str = "none"  # a COMPRESSIONS key: how the LR clip is encoded before upscaling
+    window: int | None = None  # frames per window for the model (default: what it was trained with)
     baselines: tuple[str, ...] = tuple(BASELINES)
     device: str = "cpu"
     precision: str | None = None  # the engine's default for the device, what users get
@@ -128,10 +129,13 @@ def baseline_method(name: str, scale: int) -> Method:
 def model_method(model: torch.nn.Module, settings: EvalSettings, name: str | None = None,
                  window: int | None = None) -> Method:  # fmt: skip
     """`model` through the engine, named `name` (default: its architecture) in the tables;
-    `window` overrides the frames per window it was trained with (1: each frame alone)."""
+    `window` (default: the settings') overrides the frames per window it was trained with (1:
+    each frame alone)."""
+    window = window if window is not None else settings.window
     engine = Engine(model, Settings(settings.scale, window=window, device=settings.device, precision=settings.precision))
     d = model.descriptor
-    return Method(name or d.arch, "model", lambda lr: upscale_with_engine(engine, lr), trained=d.trained)
+    label = name or (d.arch if window is None else f"{d.arch}, window {window}")
+    return Method(label, "model", lambda lr: upscale_with_engine(engine, lr), trained=d.trained)
 
 
 def score(pred: torch.Tensor, target: torch.Tensor, scale: int) -> dict[str, Any]:
@@ -291,6 +295,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--report", required=True, type=Path, metavar="DIR", help="folder for results.json and index.html"
     )
+    parser.add_argument("--window", type=int, metavar="N",
+                        help="run the model with N-frame windows (default: its own; 1: each frame alone)")
     parser.add_argument("--device", default="cpu", help="torch device for the model (default: cpu)")
     parser.add_argument(
         "--precision", choices=tuple(PRECISIONS),
@@ -304,7 +310,9 @@ def run(args: argparse.Namespace) -> int:
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
         raise UserError(f"--baselines: unknown {', '.join(unknown)}; choose from {','.join(BASELINES)}")
-    settings = EvalSettings(args.scale, args.downsample, args.data, args.compression, baselines,
+    if args.window is not None and args.window < 1:
+        raise UserError(f"--window must be at least 1 frame, not {args.window}")
+    settings = EvalSettings(args.scale, args.downsample, args.data, args.compression, args.window, baselines,
                             _check_device(args.device), args.precision)  # fmt: skip
     if args.report.exists() and not args.report.is_dir():
         raise UserError(f"--report: {args.report} is a file; pass a folder (it is created if missing)")

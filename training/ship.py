@@ -303,7 +303,7 @@ def ship(model_path: Path, name: str, run: Path, report_dir: Path, *, bars: Bars
             clips = evalset.clips(data)
             for compression in COMPRESSIONS:
                 for scale in SCALES:
-                    settings = EvalSettings(scale, "bicubic", data, compression, BASELINES)
+                    settings = EvalSettings(scale, "bicubic", data, compression, baselines=BASELINES)
                     methods = [baseline_method(b, scale) for b in BASELINES] + [model_method(shipped, settings, name)]
                     if data == primary and before is not None:
                         methods.append(model_method(before, settings, before_name))
@@ -362,8 +362,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, required=True, help="the training run's folder (config.yaml, logs)")
     parser.add_argument("--profile", choices=tuple(PROFILES), default="clean",
                         help="which bars: clean (for clean input, like lite) or real (H.264 input, like lite_real)")  # fmt: skip
-    parser.add_argument("--previous", default="lite", metavar="NAME|PATH",
-                        help="the model shipping today, compared in every table (default: the shipped lite)")  # fmt: skip
+    parser.add_argument("--previous", default="lite", metavar="NAME|PATH|none",
+                        help="the model shipping today, compared in every table of the first set (default: the "
+                             "shipped lite; none: no comparison)")  # fmt: skip
     parser.add_argument("--report", type=Path, default=None, help="where the reports go (default: out/ship/NAME)")
     parser.add_argument("--data", default=",".join(SETS), metavar="SETS",
                         help=f"evaluation sets or folders, comma-separated; the bars use the first (default: {','.join(SETS)})")  # fmt: skip
@@ -383,7 +384,8 @@ def run(args: argparse.Namespace) -> int:
     if not sets:
         raise UserError("--data: name at least one evaluation set (unseen, builtin) or folder")
     report_dir = args.report or Path("out/ship") / args.name
-    found = ship(args.weights, args.name, args.run, report_dir, bars=PROFILES[args.profile], previous=args.previous,
+    previous = None if args.previous == "none" else args.previous
+    found = ship(args.weights, args.name, args.run, report_dir, bars=PROFILES[args.profile], previous=previous,
                  sets=sets, dry_run=args.dry_run)  # fmt: skip
     failed = [b.what for b in found if not b.passed]
     if failed and not args.dry_run:
