@@ -49,6 +49,7 @@ ERRORS = [
     ("video", ["--codec", "ffv1", "OUT.mp4"], r"Could not find tag for codec ffv1"),
     ("video", ["--tile", "4"], r"tile must be at least"),
     ("video", ["--precision", "fp8"], r"precision must be one of"),
+    ("video", ["--device", "banana"], r"device must be cpu, cuda or cuda:N .*, not 'banana'; pass one of those"),
     ("interlaced", [], r"is interlaced \(field order \w+\); deinterlace it with --vf-pre bwdif"),
     ("vfr", [], r"variable frame rate .* -vf fps=25"),
 ]
