@@ -62,7 +62,8 @@ def load(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many kinds for a truncated or foreign file
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}: {err})") from None
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else "no message"  # torch's run to pages
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}: {reason})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vsvsr training checkpoint ({FORMAT})")
     missing = [k for k in REQUIRED_KEYS if k not in state]
@@ -81,12 +82,18 @@ def checkpoints(folder: Path) -> list[Path]:
 
 def newest_valid(folder: Path) -> tuple[Path, dict[str, Any]] | None:
     """The newest checkpoint in `folder` that loads, with its state; corrupt ones are skipped
-    with a warning. None when there is none."""
-    for path in reversed(checkpoints(folder)):
+    with a warning. None when there is none; CheckpointError when there are some and every one
+    is corrupt, since starting over from step 0 would silently throw the run away."""
+    found = checkpoints(folder)
+    for path in reversed(found):
         try:
             return path, load(path)
         except CheckpointError as err:
             warnings.warn(f"skipping corrupt checkpoint: {err}", stacklevel=2)
+    if found:
+        raise CheckpointError(f"--resume auto needs a readable checkpoint, but all {len(found)} in {folder} are corrupt "
+                              f"(each warning above says why); move them out of {folder} to train from step 0, or set "
+                              "another output_dir")  # fmt: skip
     return None
 
 
