@@ -180,3 +180,16 @@ def test_planar_twins_let_zimg_do_every_colour_conversion():
     twins = {name: pixel_format(name).planar_twin() for name in ("nv12", "p010le", "rgb24", "gray10le", "yuv420p", "yuv422p10le")}
     assert twins == {"nv12": "yuv420p", "p010le": "yuv420p10le", "rgb24": "gbrp", "gray10le": "yuv444p10le",
                      "yuv420p": "yuv420p", "yuv422p10le": "yuv422p10le"}  # fmt: skip
+
+
+@pytest.mark.parametrize("rate", ["24", "24000/1001"])
+def test_constant_rate_mkv_whose_video_starts_after_its_audio_is_not_vfr(tmp_path, rate):
+    # AAC's priming delay makes the muxer start the video ~21 ms after the audio, and Matroska
+    # rounds timestamps to milliseconds: 21, 63, 104, 146 ms at 24 fps.
+    path = tmp_path / "aac.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc2=size=64x48:rate={rate}", "-f", "lavfi",
+                    "-i", "sine=sample_rate=48000", "-t", "0.5", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                    str(path)], check=True)  # fmt: skip
+    source = probe(path)
+    assert source.video_delay > 0.01
+    assert scan(source, video_format(source, None, None, None), None, None, None, 10).frames == 12

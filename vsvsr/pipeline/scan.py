@@ -5,10 +5,13 @@ Two cheap passes over the input, after `--vf-pre` (which may change size, rate a
 1. one frame through ffmpeg's framecrc muxer, whose header names the filtered stream's size,
    sample aspect ratio and time base (1/frame rate: the exact fraction, e.g. 1001/24000);
 2. every frame, scaled down, through ffmpeg's `scdet` filter, printing each frame's timestamp
-   (re-based to that time base, so a constant-rate stream counts 0, 1, 2, ...) and scene score.
+   (in microseconds) and scene score.
 
 A raw pipe carries no timestamps, so a stream whose frames are not evenly spaced is refused with
-the command that makes it constant-rate.
+the command that makes it constant-rate. Spacing is measured from the first frame, which may
+start anywhere (after AAC's priming delay, say), on timestamps a container may have rounded
+(Matroska keeps milliseconds: 41 or 42 ms apart at 24 fps), so each frame's position is rounded
+to the nearest frame time only after subtracting the first frame's.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from .probe import Source
 from .tools import PipelineError, command, run, span, with_filters
 
 SCAN_HEIGHT = 180  # scene scores need only a thumbnail
+_MICROSECONDS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -71,10 +75,12 @@ def scan(source: Source, video: VideoFormat, vf_pre: str | None, start: str | No
          threshold: float) -> Scan:  # fmt: skip
     """Pass 2: frame count and scene cuts (scdet score >= `threshold` percent; 0 finds none) of
     `source`'s video after `vf_pre`, between `start` and `end`. Refuses a variable frame rate."""
-    frames = _frame_scores(video_stream(source, start, end, vf_pre), video.rate)
+    frames = _frame_scores(video_stream(source, start, end, vf_pre))
     if not frames:
         raise PipelineError(f"{source.path} has no video frames" + (" in the --start/--end range" if start or end else ""))
-    steps = {b[0] - a[0] for a, b in itertools.pairwise(frames)}
+    first = frames[0][0]
+    positions = [round((pts - first) * video.rate / _MICROSECONDS) for pts, _ in frames]
+    steps = {b - a for a, b in itertools.pairwise(positions)}
     if steps - {1}:
         raise PipelineError(
             f"{source.path} has a variable frame rate (frames {min(steps)} to {max(steps)} frame times apart at "
@@ -85,10 +91,10 @@ def scan(source: Source, video: VideoFormat, vf_pre: str | None, start: str | No
     return Scan(len(frames), cuts)
 
 
-def _frame_scores(stream: Any, rate: Fraction) -> list[tuple[int, float]]:
-    """(timestamp in frame times, scene score) of every frame of `stream`."""
+def _frame_scores(stream: Any) -> list[tuple[int, float]]:
+    """(timestamp in microseconds, scene score) of every frame of `stream`."""
     stream = (
-        stream.filter("settb", expr=f"{rate.denominator}/{rate.numerator}")
+        stream.filter("settb", expr="AVTB")  # (ffmpeg's microsecond time base)
         .filter("scale", w=-2, h=f"min(ih,{SCAN_HEIGHT})")
         .filter("scdet")
         .filter("metadata", mode="print", file="pipe:1")
