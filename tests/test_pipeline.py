@@ -193,3 +193,30 @@ def test_constant_rate_mkv_whose_video_starts_after_its_audio_is_not_vfr(tmp_pat
     source = probe(path)
     assert source.video_delay > 0.01
     assert scan(source, video_format(source, None, None, None), None, None, None, 10).frames == 12
+
+
+def test_video_starting_after_the_audio_keeps_its_delay(tmp_path, model_file):
+    plain = make_input(tmp_path / "in.mp4", seconds=0.5, audio=False, subtitles=False)
+    delayed = tmp_path / "delayed.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=sample_rate=48000:duration=1", "-itsoffset",
+                    "0.5", "-i", str(plain), "-map", "1:v", "-map", "0:a", "-c:v", "copy", "-c:a", "flac", str(delayed)],
+                   check=True)  # fmt: skip
+    output = tmp_path / "out.mkv"
+    assert upscale(delayed, output, "--weights", model_file) == 0
+    video, audio = streams(output)
+    assert int(video["nb_read_frames"]) == 12
+    assert abs(float(video["start_time"]) - float(audio["start_time"]) - 0.5) < 1 / 24
+
+
+def test_stream_language_and_title_tags_are_carried(source, tmp_path, model_file):
+    tagged = tmp_path / "tagged.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(source), "-map", "0", "-c", "copy",
+                    "-metadata:s:a:0", "language=fre", "-metadata:s:a:0", "title=Commentaire",
+                    "-metadata:s:s:0", "language=ger", "-metadata:s:s:0", "title=Deutsch", "-disposition:s:0", "forced",
+                    str(tagged)], check=True)  # fmt: skip
+    output = tmp_path / "out.mkv"
+    assert upscale(tagged, output, "--weights", model_file, "--end", "0.5") == 0
+    _, audio, subtitle = streams(output)
+    assert (audio["tags"]["language"], audio["tags"]["title"]) == ("fre", "Commentaire")
+    assert (subtitle["tags"]["language"], subtitle["tags"]["title"]) == ("ger", "Deutsch")
+    assert subtitle["disposition"]["forced"] == 1

@@ -94,18 +94,23 @@ def mux(list_file: Path, source: Source, output: Path, streams: list[tuple[int, 
         start: str | None = None, end: str | None = None, limit: float | None = None) -> None:  # fmt: skip
     """Join the segments named in `list_file` with `source`'s `streams` (from `plan_streams`),
     chapters and metadata (from `start` to `end`, as the video was cut) into `output`; `limit`
-    seconds stops early (a dry run of the muxing)."""
+    seconds of video stops early (a dry run of the muxing)."""
     maps = ["-map", "0:v:0"] + [arg for index, _ in streams for arg in ("-map", f"1:{index}")]
     codecs = [arg for out, (_, codec) in enumerate(streams, start=1) for arg in (f"-c:{out}", codec)]
+    # Any -map_metadata:s mapping turns off ffmpeg's default copying of every stream's tags
+    # (language, title), so each stream's are mapped explicitly.
+    tags = [arg for out, (index, _) in enumerate(streams, start=1) for arg in (f"-map_metadata:s:{out}", f"1:s:{index}")]
     # Without a cut, the video keeps its delay against the audio (A/V sync as in the input).
-    delay = ["-itsoffset", f"{source.video_delay:.6f}"] if source.video_delay and not start else []
+    video_delay = source.video_delay if not start else 0.0
+    delay = ["-itsoffset", f"{video_delay:.6f}"] if video_delay else []
     # Seeking lands on the video keyframe before `start`; copied streams would otherwise keep
     # the packets before it too.
     trim = ["-copypriorss", "0"] if start else []
     run([
         "ffmpeg", *FFMPEG_QUIET, "-f", "concat", "-safe", "0", *delay, "-i", str(list_file),
         *input_args(source.path, start, end),
-        *maps, "-map_metadata", "1", "-map_metadata:s:v:0", f"1:s:{source.video.index}", "-map_chapters", "1",
+        *maps, "-map_metadata", "1", "-map_metadata:s:v:0", f"1:s:{source.video.index}", *tags, "-map_chapters", "1",
         "-c", "copy", *codecs, *trim, *option_args(colour.tags(rgb, ":v:0")),
-        *(["-t", f"{limit:.6f}"] if limit else []), "-y", str(output),
+        # (-t counts from the output's start, the video's first frame `video_delay` later.)
+        *(["-t", f"{video_delay + limit:.6f}"] if limit else []), "-y", str(output),
     ], "writing the output")  # fmt: skip
