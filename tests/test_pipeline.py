@@ -220,3 +220,20 @@ def test_stream_language_and_title_tags_are_carried(source, tmp_path, model_file
     assert (audio["tags"]["language"], audio["tags"]["title"]) == ("fre", "Commentaire")
     assert (subtitle["tags"]["language"], subtitle["tags"]["title"]) == ("ger", "Deutsch")
     assert subtitle["disposition"]["forced"] == 1
+
+
+def test_odd_sizes_with_subsampled_chroma_are_refused_before_any_work(tmp_path, model_file, capsys):
+    odd = tmp_path / "odd.mkv"  # (testsrc, since testsrc2 rounds its size down to even)
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=s=65x49:r=24:d=0.5", "-c:v", "ffv1",
+                    "-pix_fmt", "yuv420p", str(odd)], check=True)  # fmt: skip
+    output = tmp_path / "out.mkv"
+    assert upscale(odd, output, "--weights", model_file) == 2
+    err = capsys.readouterr().err
+    assert "scanning" not in err and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"vsvsr upscale: frames in yuv420p must have an even width and height (its chroma is subsampled), not "
+        f"65x49; crop or pad them first, e.g. --vf-pre crop=64:48:0:0 (or --vf-pre pad=66:50)")  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("out", ".out"))) == []
+    # The suggested fix works.
+    assert upscale(odd, output, "--weights", model_file, "--vf-pre", "crop=64:48:0:0") == 0
+    assert (streams(output)[0]["width"], streams(output)[0]["height"]) == (128, 96)

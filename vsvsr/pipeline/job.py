@@ -35,7 +35,7 @@ from ..engine import ClipServer, Engine, Settings
 from .decode import DecodedFrames
 from .encode import EncodeOptions, SegmentEncoder, encoder_command, resolve
 from .mux import concat_list, mux, plan_streams
-from .probe import Colour, Source, pixel_format, probe
+from .probe import Colour, PixelFormat, Source, pixel_format, probe
 from .scan import Scan, VideoFormat, scan, video_format
 from .segments import Segment, WorkDir, plan_segments
 from .tools import DeferredInterrupt, Interrupted, PipelineError, ffprobe_json, tool
@@ -134,6 +134,9 @@ def _plan(options: UpscaleOptions) -> _Plan:
     encode = resolve(options.encode, source.pix_fmt)
     colour = source.colour.resolved(source.width, source.height)
     video = video_format(source, options.vf_pre, options.start, options.end)
+    _check_subsampling(source.pix_fmt, video.width, video.height)
+    _check_subsampling(pixel_format(encode.pix_fmt), video.width * engine.settings.scale,
+                       video.height * engine.settings.scale, "--vf-post")  # fmt: skip
     return _Plan(
         options, source, engine, encode, colour, video,
         encoder=functools.partial(encoder_command, encode, video, engine.settings.scale, colour),
@@ -183,6 +186,23 @@ def _check_paths(options: UpscaleOptions) -> None:
         raise PipelineError(f"segment frames must be at least 1, not {options.segment_frames}")
 
 
+def _check_subsampling(pix_fmt: PixelFormat, width: int, height: int, flag: str = "--vf-pre") -> None:
+    """zimg converts only whole chroma samples: refuse, before any work, a size that leaves a
+    partial one (65x49 in yuv420p), with the crop (or pad) that fixes it."""
+    step_w, step_h = 1 << pix_fmt.chroma[0], 1 << pix_fmt.chroma[1]
+    if width % step_w == 0 and height % step_h == 0:
+        return
+    if (step_w, step_h) == (2, 2):
+        rule = "an even width and height"
+    else:
+        sides = [f"{side} that is a multiple of {step}" for side, step in (("a width", step_w), ("a height", step_h)) if step > 1]
+        rule = " and ".join(sides)
+    crop_w, crop_h = width - width % step_w, height - height % step_h
+    pad_w, pad_h = -(-width // step_w) * step_w, -(-height // step_h) * step_h
+    raise PipelineError(f"frames in {pix_fmt.name} must have {rule} (its chroma is subsampled), not {width}x{height}; "
+                        f"crop or pad them first, e.g. {flag} crop={crop_w}:{crop_h}:0:0 (or {flag} pad={pad_w}:{pad_h})")  # fmt: skip
+
+
 def _dry_run(plan: _Plan) -> None:
     """One black frame through the encoder and the muxer, with the input's other streams."""
     options, video, encode = plan.options, plan.video, plan.encode
@@ -197,8 +217,12 @@ def _dry_run(plan: _Plan) -> None:
         mux(list_file, plan.source, joined, plan.streams, plan.colour, plan.rgb_out, options.start, options.end,
             limit=float(1 / video.rate))  # fmt: skip
         # Raw video in formats without a codec tag comes back as another format: say so now.
-        got = ffprobe_json(["-select_streams", "v:0", "-show_entries", "stream=pix_fmt", str(joined)],
-                           "checking the test encode")["streams"][0]["pix_fmt"]  # fmt: skip
+        found = ffprobe_json(["-select_streams", "v:0", "-show_entries", "stream=pix_fmt", str(joined)],
+                             "checking the test encode")["streams"]  # fmt: skip
+        got = found[0].get("pix_fmt") if found else None
+        if got is None:
+            raise PipelineError(f"the test encode's {options.output.suffix} file holds no video frame; please report "
+                                "this input (vsvsr cannot mux it)")  # fmt: skip
         if got != encode.pix_fmt:
             raise PipelineError(f"{encode.codec} in {encode.pix_fmt} comes back as {got} from the segments (NUT) or "
                                 f"the {options.output.suffix} container; choose another --codec or --pix-fmt")  # fmt: skip
