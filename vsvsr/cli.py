@@ -76,6 +76,7 @@ def _upscale(args: argparse.Namespace) -> int:
         segment_frames=args.segment_frames,
         overwrite=args.overwrite,
         resume=args.resume,
+        allow_damaged=args.allow_damaged,
     )
     report = upscale(options, progress=not args.quiet)
     logging.getLogger("vsvsr").info(
@@ -193,6 +194,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="frames per resumable segment (default: 240)")  # fmt: skip
     up.add_argument("--overwrite", action="store_true", help="replace OUTPUT, discard an unfinished job")
     up.add_argument("--resume", action="store_true", help="continue an interrupted job, reusing finished segments")
+    up.add_argument("--allow-damaged", action="store_true",
+                    help="upscale the frames that decode from a truncated or damaged INPUT (default: refuse it)")  # fmt: skip
     up.add_argument("--quiet", action="store_true", help="no progress bar")
     up.set_defaults(run=_upscale)
 

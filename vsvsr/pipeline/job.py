@@ -57,6 +57,7 @@ class UpscaleOptions:
     segment_frames: int = 240  # frames per resumable segment (rounded to the window stride)
     overwrite: bool = False
     resume: bool = False
+    allow_damaged: bool = False  # upscale the frames that decode from a truncated or damaged input
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,10 @@ def _plan(options: UpscaleOptions) -> _Plan:
     if source.interlaced and not options.vf_pre:
         raise PipelineError(f"{options.input} is interlaced (field order {source.field_order}); deinterlace it with "
                             "--vf-pre bwdif (or yadif), or pass --vf-pre setfield=prog if it is progressive")  # fmt: skip
+    if source.hdr_side_data:
+        log.warning("%s: its HDR %s are not carried into the output (its transfer, primaries and matrix tags are); "
+                    "add them back when muxing, e.g. with mkvmerge's --max-content-light and --max-luminance",
+                    options.input, " and ".join(t.lower() for t in source.hdr_side_data))  # fmt: skip
     weights_file = weights.resolve(options.model)
     engine = Engine(weights.load(weights_file), options.engine)
     encode = resolve(options.encode, source.pix_fmt)
@@ -238,6 +243,7 @@ def _job_key(options: UpscaleOptions, weights_file: Path, engine: Engine, encode
         "weights": weights_digest, "engine": {k: str(v) for k, v in dataclasses.asdict(engine.settings).items()},
         "encode": dataclasses.asdict(encode), "vf_pre": options.vf_pre, "start": options.start, "end": options.end,
         "scene_threshold": options.scene_threshold, "segment_frames": options.segment_frames,
+        "allow_damaged": options.allow_damaged,
         # Kernels (and so bits) change with versions: segments of another build are not reused.
         "vsvsr": __version__, "torch": torch.__version__,
     }  # fmt: skip
@@ -266,9 +272,22 @@ def _scan(work: WorkDir, plan: _Plan) -> Scan:
     options = plan.options
     log.info("scanning %s for scene cuts", options.input)
     found = scan(plan.source, plan.video, options.vf_pre, options.start, options.end, options.scene_threshold)
+    _check_damage(found, options)
     work.scan = found.to_json()
     work.save()
     return found
+
+
+def _check_damage(found: Scan, options: UpscaleOptions) -> None:
+    """A truncated or damaged input is the user's call: refused unless --allow-damaged, which
+    upscales the frames that decode (and says so)."""
+    if found.damage is None:
+        return
+    if not options.allow_damaged:
+        raise PipelineError(f"{options.input} is truncated or damaged (ffmpeg: {found.damage}); pass --allow-damaged to "
+                            f"upscale the {found.frames} frames that decode, or repair or replace the file")  # fmt: skip
+    log.warning("%s is truncated or damaged (ffmpeg: %s): upscaling the %d frames that decode", options.input,
+                found.damage, found.frames)  # fmt: skip
 
 
 def _encode_segment(segment: Segment, work: WorkDir, encoder: Callable[[Path], list[str]], server: ClipServer,

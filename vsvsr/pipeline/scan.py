@@ -25,7 +25,7 @@ from typing import Any
 import ffmpeg
 
 from .probe import Source
-from .tools import PipelineError, command, run, span, with_filters
+from .tools import PipelineError, command, first_error, run, run_with_errors, span, with_filters
 
 SCAN_HEIGHT = 180  # scene scores need only a thumbnail
 _MICROSECONDS = 1_000_000
@@ -45,13 +45,14 @@ class VideoFormat:
 class Scan:
     frames: int
     cuts: tuple[int, ...]  # first frames of new scenes
+    damage: str | None = None  # the first error ffmpeg met while reading (a truncated file): None if none
 
     def to_json(self) -> dict:
-        return {"frames": self.frames, "cuts": list(self.cuts)}
+        return {"frames": self.frames, "cuts": list(self.cuts), "damage": self.damage}
 
     @classmethod
     def from_json(cls, raw: dict) -> Scan:
-        return cls(raw["frames"], tuple(raw["cuts"]))
+        return cls(raw["frames"], tuple(raw["cuts"]), raw.get("damage"))
 
 
 def video_stream(source: Source, start: str | None, end: str | None, vf_pre: str | None) -> Any:
@@ -74,32 +75,35 @@ def video_format(source: Source, vf_pre: str | None, start: str | None, end: str
 def scan(source: Source, video: VideoFormat, vf_pre: str | None, start: str | None, end: str | None,
          threshold: float) -> Scan:  # fmt: skip
     """Pass 2: frame count and scene cuts (scdet score >= `threshold` percent; 0 finds none) of
-    `source`'s video after `vf_pre`, between `start` and `end`. Refuses a variable frame rate."""
-    frames = _frame_scores(video_stream(source, start, end, vf_pre))
+    `source`'s video after `vf_pre`, between `start` and `end`, and the first error met reading
+    it. Refuses a variable frame rate."""
+    frames, damage = _frame_scores(video_stream(source, start, end, vf_pre))
     if not frames:
         raise PipelineError(f"{source.path} has no video frames" + (" in the --start/--end range" if start or end else ""))
     first = frames[0][0]
     positions = [round((pts - first) * video.rate / _MICROSECONDS) for pts, _ in frames]
     steps = {b - a for a, b in itertools.pairwise(positions)}
-    if steps - {1}:
+    # (A damaged file loses frames where it is damaged; the damage, not the rate, is its problem.)
+    if steps - {1} and damage is None:
         raise PipelineError(
             f"{source.path} has a variable frame rate (frames {min(steps)} to {max(steps)} frame times apart at "
             f"{video.rate} fps); convert it to a constant rate first, e.g. ffmpeg -i {source.path} -vf fps={video.rate} "
             "-c:a copy constant.mkv"
         )
     cuts = tuple(n for n, (_, score) in enumerate(frames) if n > 0 and threshold > 0 and score >= threshold)
-    return Scan(len(frames), cuts)
+    return Scan(len(frames), cuts, damage)
 
 
-def _frame_scores(stream: Any) -> list[tuple[int, float]]:
-    """(timestamp in microseconds, scene score) of every frame of `stream`."""
+def _frame_scores(stream: Any) -> tuple[list[tuple[int, float]], str | None]:
+    """(timestamp in microseconds, scene score) of every frame of `stream`, and the first error
+    ffmpeg reported while decoding (None: a clean read)."""
     stream = (
         stream.filter("settb", expr="AVTB")  # (ffmpeg's microsecond time base)
         .filter("scale", w=-2, h=f"min(ih,{SCAN_HEIGHT})")
         .filter("scdet")
         .filter("metadata", mode="print", file="pipe:1")
     )
-    text = run(command(stream.output("-", f="null", fps_mode="passthrough")), "scanning for scene cuts")
+    text, errors = run_with_errors(command(stream.output("-", f="null", fps_mode="passthrough")), "scanning for scene cuts")
     frames: list[tuple[int, float]] = []
     for line in text.splitlines():
         if line.startswith("frame:"):
@@ -109,4 +113,7 @@ def _frame_scores(stream: Any) -> list[tuple[int, float]]:
             frames.append((int(pts), 0.0))
         elif line.startswith("lavfi.scd.score=") and frames:
             frames[-1] = (frames[-1][0], float(line.split("=", 1)[1]))
-    return frames
+    # The null muxer's own complaints (timestamps it rounds onto its time base) say nothing
+    # about the input; what the demuxers and decoders report does.
+    reading = [line for line in errors.splitlines() if line.strip() and not line.startswith("[null @ ")]
+    return frames, first_error("\n".join(reading)) if reading else None
