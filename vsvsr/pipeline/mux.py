@@ -33,11 +33,12 @@ class Container:
     audio: frozenset[str] | None = None
     subtitles: frozenset[str] | None = None  # besides text_subtitles
     attachments: bool = False
+    title_tag: str = "title"  # the tag that names a track (ffmpeg's MP4 muxer drops "title")
 
 
 _MKV = Container("Matroska", "srt", attachments=True, subtitles=frozenset(
     {"subrip", "ass", "ssa", "webvtt", "hdmv_pgs_subtitle", "dvd_subtitle", "dvb_subtitle", "arib_caption"}))  # fmt: skip
-_MP4 = Container("MP4", "mov_text", subtitles=frozenset({"mov_text", "dvd_subtitle"}))
+_MP4 = Container("MP4", "mov_text", subtitles=frozenset({"mov_text", "dvd_subtitle"}), title_tag="handler_name")
 _WEBM = Container("WebM", "webvtt", audio=frozenset({"opus", "vorbis"}), subtitles=frozenset({"webvtt"}))
 _OTHER = Container("this", None, subtitles=frozenset())
 _CONTAINERS = {".mkv": _MKV, ".mka": _MKV, ".mp4": _MP4, ".m4v": _MP4, ".mov": _MP4, ".webm": _WEBM}
@@ -71,6 +72,17 @@ def concat_list(segments: list[tuple[Path, int]], rate: Fraction) -> str:
         quoted = str(path.resolve()).replace("'", "'\\''")
         lines += [f"file '{quoted}'", f"duration {float(frames / rate):.6f}"]
     return "\n".join(lines) + "\n"
+
+
+def track_titles(source: Source, streams: list[tuple[int, str]], output: Path) -> list[str]:
+    """ffmpeg options that name each carried track by its input title where `output`'s
+    container keeps track names in another tag than "title"."""
+    tag = container_for(output).title_tag
+    titles = {s.index: s.title for s in source.streams if s.title}
+    if tag == "title":
+        return []  # (copied with the other tags)
+    return [arg for out, (index, _) in enumerate(streams, start=1) if index in titles
+            for arg in (f"-metadata:s:{out}", f"{tag}={titles[index]}")]  # fmt: skip
 
 
 def plan_streams(source: Source, output: Path) -> list[tuple[int, str]]:
@@ -109,7 +121,8 @@ def mux(list_file: Path, source: Source, output: Path, streams: list[tuple[int, 
     run([
         "ffmpeg", *FFMPEG_QUIET, "-f", "concat", "-safe", "0", *delay, "-i", str(list_file),
         *input_args(source.path, start, end),
-        *maps, "-map_metadata", "1", "-map_metadata:s:v:0", f"1:s:{source.video.index}", *tags, "-map_chapters", "1",
+        *maps, "-map_metadata", "1", "-map_metadata:s:v:0", f"1:s:{source.video.index}", *tags,
+        *track_titles(source, streams, output), "-map_chapters", "1",
         "-c", "copy", *codecs, *trim, *option_args(colour.tags(rgb, ":v:0")),
         # (-t counts from the output's start, the video's first frame `video_delay` later.)
         *(["-t", f"{video_delay + limit:.6f}"] if limit else []), "-y", str(output),
