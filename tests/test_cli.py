@@ -2,6 +2,7 @@
 `vsvsr info` reports the machine."""
 
 import re
+import sys
 import subprocess
 
 import pytest
@@ -49,6 +50,7 @@ ERRORS = [
     ("video", ["--codec", "ffv1", "OUT.mp4"], r"Could not find tag for codec ffv1"),
     ("video", ["--tile", "4"], r"tile must be at least"),
     ("video", ["--precision", "fp8"], r"precision must be one of"),
+    ("video", ["--device", "banana"], r"device must be cpu, cuda or cuda:N .*, not 'banana'; pass one of those"),
     ("interlaced", [], r"is interlaced \(field order \w+\); deinterlace it with --vf-pre bwdif"),
     ("vfr", [], r"variable frame rate .* -vf fps=25"),
 ]
@@ -105,3 +107,28 @@ def test_info_reports_torch_vapoursynth_and_ffmpeg(capsys):
     assert "default precision: " in out
     assert "VapourSynth: R" in out and "with core.vsr" in out
     assert "(with zscale and scdet)" in out
+
+
+# Ctrl-C while `vsvsr` is still importing torch (seconds on a cold start): the interrupt is
+# raised from whichever import is running, so raise it from torch's, as the user's key would.
+INTERRUPTED_IMPORT = """
+import builtins, runpy, sys
+real_import = builtins.__import__
+
+def interrupted(name, *args, **kwargs):
+    if name == "torch" or name.startswith("torch."):
+        raise KeyboardInterrupt
+    return real_import(name, *args, **kwargs)
+
+builtins.__import__ = interrupted
+sys.argv = ["vsvsr", *sys.argv[1:]]
+runpy.run_module("vsvsr", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("command", [["upscale", "in.mkv", "out.mkv"], ["models"]])
+def test_ctrl_c_while_torch_imports_exits_130_with_one_line(tmp_path, command):
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_IMPORT, *command], cwd=tmp_path, capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    assert done.returncode == 130 and done.stdout == "", done.stderr
+    assert done.stderr == f"vsvsr {command[0]}: interrupted\n"

@@ -180,3 +180,60 @@ def test_planar_twins_let_zimg_do_every_colour_conversion():
     twins = {name: pixel_format(name).planar_twin() for name in ("nv12", "p010le", "rgb24", "gray10le", "yuv420p", "yuv422p10le")}
     assert twins == {"nv12": "yuv420p", "p010le": "yuv420p10le", "rgb24": "gbrp", "gray10le": "yuv444p10le",
                      "yuv420p": "yuv420p", "yuv422p10le": "yuv422p10le"}  # fmt: skip
+
+
+@pytest.mark.parametrize("rate", ["24", "24000/1001"])
+def test_constant_rate_mkv_whose_video_starts_after_its_audio_is_not_vfr(tmp_path, rate):
+    # AAC's priming delay makes the muxer start the video ~21 ms after the audio, and Matroska
+    # rounds timestamps to milliseconds: 21, 63, 104, 146 ms at 24 fps.
+    path = tmp_path / "aac.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", f"testsrc2=size=64x48:rate={rate}", "-f", "lavfi",
+                    "-i", "sine=sample_rate=48000", "-t", "0.5", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                    str(path)], check=True)  # fmt: skip
+    source = probe(path)
+    assert source.video_delay > 0.01
+    assert scan(source, video_format(source, None, None, None), None, None, None, 10).frames == 12
+
+
+def test_video_starting_after_the_audio_keeps_its_delay(tmp_path, model_file):
+    plain = make_input(tmp_path / "in.mp4", seconds=0.5, audio=False, subtitles=False)
+    delayed = tmp_path / "delayed.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=sample_rate=48000:duration=1", "-itsoffset",
+                    "0.5", "-i", str(plain), "-map", "1:v", "-map", "0:a", "-c:v", "copy", "-c:a", "flac", str(delayed)],
+                   check=True)  # fmt: skip
+    output = tmp_path / "out.mkv"
+    assert upscale(delayed, output, "--weights", model_file) == 0
+    video, audio = streams(output)
+    assert int(video["nb_read_frames"]) == 12
+    assert abs(float(video["start_time"]) - float(audio["start_time"]) - 0.5) < 1 / 24
+
+
+def test_stream_language_and_title_tags_are_carried(source, tmp_path, model_file):
+    tagged = tmp_path / "tagged.mkv"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(source), "-map", "0", "-c", "copy",
+                    "-metadata:s:a:0", "language=fre", "-metadata:s:a:0", "title=Commentaire",
+                    "-metadata:s:s:0", "language=ger", "-metadata:s:s:0", "title=Deutsch", "-disposition:s:0", "forced",
+                    str(tagged)], check=True)  # fmt: skip
+    output = tmp_path / "out.mkv"
+    assert upscale(tagged, output, "--weights", model_file, "--end", "0.5") == 0
+    _, audio, subtitle = streams(output)
+    assert (audio["tags"]["language"], audio["tags"]["title"]) == ("fre", "Commentaire")
+    assert (subtitle["tags"]["language"], subtitle["tags"]["title"]) == ("ger", "Deutsch")
+    assert subtitle["disposition"]["forced"] == 1
+
+
+def test_odd_sizes_with_subsampled_chroma_are_refused_before_any_work(tmp_path, model_file, capsys):
+    odd = tmp_path / "odd.mkv"  # (testsrc, since testsrc2 rounds its size down to even)
+    subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc=s=65x49:r=24:d=0.5", "-c:v", "ffv1",
+                    "-pix_fmt", "yuv420p", str(odd)], check=True)  # fmt: skip
+    output = tmp_path / "out.mkv"
+    assert upscale(odd, output, "--weights", model_file) == 2
+    err = capsys.readouterr().err
+    assert "scanning" not in err and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        f"vsvsr upscale: frames in yuv420p must have an even width and height (its chroma is subsampled), not "
+        f"65x49; crop or pad them first, e.g. --vf-pre crop=64:48:0:0 (or --vf-pre pad=66:50)")  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("out", ".out"))) == []
+    # The suggested fix works.
+    assert upscale(odd, output, "--weights", model_file, "--vf-pre", "crop=64:48:0:0") == 0
+    assert (streams(output)[0]["width"], streams(output)[0]["height"]) == (128, 96)

@@ -2,6 +2,7 @@
 tiny set beyond bicubic, an interrupted run resuming onto the same loss trajectory, checkpoints
 that survive a crash mid-write, starting from a weights file, and a 2-process torchrun (gloo)."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -232,3 +233,16 @@ def test_learning_rate_schedule_and_ema():
     assert ema.weight.item() == pytest.approx(0.9)
     ema_update(ema, model, updates=10**6, decay=0.5)
     assert ema.weight.item() == pytest.approx(0.95)
+
+
+def test_resume_auto_with_every_checkpoint_corrupt_stops_naming_the_fix(tmp_path, capsys):
+    folder = tmp_path / "checkpoints"
+    folder.mkdir()
+    for step in (5, 10):
+        checkpoint.path_for(folder, step).write_bytes(b"not a checkpoint")
+    assert main(["train", "--config", SMOKE, "--set", f"output_dir={tmp_path}", "--resume", "auto"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "Traceback" not in error
+    assert re.search(r"--resume auto needs a readable checkpoint, but all 2 in .*checkpoints are corrupt .*; move them "
+                     r"out of .*checkpoints to train from step 0, or set another output_dir", error), error  # fmt: skip
+    assert not (tmp_path / "train.csv").exists()  # no step was trained

@@ -123,6 +123,11 @@ def test_short_clips(model_file, length):
         (lambda: moving_clip(), {"overlap": 40}, "overlap must be between"),
         (lambda: moving_clip(), {"window": 0}, "window must be at least 1"),
         (lambda: moving_clip(), {"precision": "fp8"}, "precision must be one of"),
+        (lambda: moving_clip(), {"scale": "2"}, r"scale must be the integer 2 or 4, not the string '2'; pass scale=2"),
+        (lambda: moving_clip(), {"scale": 2.0}, r"scale must be the integer 2 or 4, not 2\.0"),
+        (lambda: moving_clip(), {"tile": "64"}, r"tile must be an integer, not the string '64'; pass tile=64"),
+        (lambda: moving_clip(), {"device": "banana"},
+         r"^vsr\.SRGAN: device must be cpu, cuda or cuda:N \(N: the GPU's number\), not 'banana'; pass one of those"),
         (lambda: moving_clip(w=6, h=32), {}, "at least 8x8"),
         (lambda: moving_clip().std.SetFrameProps(_FieldBased=2), {}, "interlaced.*bwdif"),
         (lambda: core.std.Splice([moving_clip(), moving_clip(vs.YUV420P8)], mismatch=True), {}, "constant format"),
@@ -133,6 +138,17 @@ def test_errors_name_the_fix(model_file, clip, kwargs, message):
     args = {"weights": model_file, **kwargs}
     with pytest.raises(vs.Error, match=message):
         srgan(clip(), precision=args.pop("precision", "fp32"), **args)
+
+
+def test_interlaced_frames_after_the_first_are_refused_per_frame(model_file):
+    clip = moving_clip(length=8)
+    marked = clip[:5] + clip[5:].std.SetFrameProps(_FieldBased=1)
+    out = run(marked, model_file)  # frame 0 is progressive: the filter is created
+    out.get_frame(0)
+    for n in (5, 7):
+        with pytest.raises(vs.Error, match=r"vsr\.SRGAN: clip is interlaced \(_FieldBased is set on frame [5-7]\); "
+                                           r"deinterlace it first, e.g\. clip = core\.bwdif\.Bwdif"):  # fmt: skip
+            out.get_frame(n)
 
 
 def test_default_model_explains_itself_while_none_ships(monkeypatch, tmp_path):

@@ -9,16 +9,16 @@ and at worst a stray temporary file (removed by the next write).
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from vsvsr.atomic import atomic_path
 
 FORMAT = "vsvsr-train-checkpoint/1"
 REQUIRED_KEYS = ("format", "step", "config", "net_g", "ema", "optim_g", "scaler_g", "rng", "data_position")
@@ -41,17 +41,8 @@ def save(state: dict[str, Any], folder: Path, keep: int) -> Path:
     for stale in folder.glob(f"{_TEMP_PREFIX}*.tmp"):  # left by a run killed mid-write
         stale.unlink(missing_ok=True)
     path = path_for(folder, state["step"])
-    fd, tmp = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{state['step']:08d}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT, **state}, f)
-            f.flush()
-            os.fsync(f.fileno())  # the data is on disk before the name points at it
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    _fsync_folder(folder)
+    with atomic_path(path, prefix=f"{_TEMP_PREFIX}{state['step']:08d}.") as tmp, open(tmp, "wb") as f:
+        torch.save({"format": FORMAT, **state}, f)
     for old in checkpoints(folder)[:-keep]:
         old.unlink(missing_ok=True)
     return path
@@ -62,7 +53,8 @@ def load(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many kinds for a truncated or foreign file
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}: {err})") from None
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else "no message"  # torch's run to pages
+        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}: {reason})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a vsvsr training checkpoint ({FORMAT})")
     missing = [k for k in REQUIRED_KEYS if k not in state]
@@ -81,12 +73,18 @@ def checkpoints(folder: Path) -> list[Path]:
 
 def newest_valid(folder: Path) -> tuple[Path, dict[str, Any]] | None:
     """The newest checkpoint in `folder` that loads, with its state; corrupt ones are skipped
-    with a warning. None when there is none."""
-    for path in reversed(checkpoints(folder)):
+    with a warning. None when there is none; CheckpointError when there are some and every one
+    is corrupt, since starting over from step 0 would silently throw the run away."""
+    found = checkpoints(folder)
+    for path in reversed(found):
         try:
             return path, load(path)
         except CheckpointError as err:
             warnings.warn(f"skipping corrupt checkpoint: {err}", stacklevel=2)
+    if found:
+        raise CheckpointError(f"--resume auto needs a readable checkpoint, but all {len(found)} in {folder} are corrupt "
+                              f"(each warning above says why); move them out of {folder} to train from step 0, or set "
+                              "another output_dir")  # fmt: skip
     return None
 
 
@@ -116,15 +114,3 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def _as_tuples(value: Any) -> Any:
     """random.setstate wants the nested tuples random.getstate gave (a round trip may list them)."""
     return tuple(_as_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX: the directory entry lives in the folder)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

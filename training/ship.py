@@ -37,11 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import safetensors.torch
 import torch
 from PIL import Image
-from safetensors.torch import save_file
 
 from vsvsr import resize, sample, weights
+from vsvsr.atomic import atomic_path
 from vsvsr.demo import labelled_row
 from vsvsr.engine import Engine, Settings
 
@@ -331,8 +332,9 @@ def ship(model_path: Path, name: str, run: Path, report_dir: Path, *, bars: Bars
         keep = ("psnr_y", "ssim_y", "lpips", "tof", "tlp", "seconds_per_mp")
         measured = {key: {m: {k: round(v[k], 5) for k in keep} for m, v in t["mean"].items()} for key, t in tables.items()}
         reference_dir.mkdir(parents=True, exist_ok=True)
-        save_file({"input": reference_input().contiguous(), "output": reference_output(shipped).contiguous()},
-                  reference_dir / f"{name}.safetensors")  # fmt: skip
+        reference = {"input": reference_input().contiguous(), "output": reference_output(shipped).contiguous()}
+        with atomic_path(reference_dir / f"{name}.safetensors") as tmp:  # (save_file would make it 0600)
+            tmp.write_bytes(safetensors.torch.save(reference))
         motion = {clip.name: lr_motion(clip, 2) for clip in clips}
         (out_dir / f"{name}.md").write_text(card(name, shipped, run, tables, primary, bars, positions, static, found,
                                                  motion))  # fmt: skip

@@ -16,13 +16,14 @@ import importlib.util
 import logging
 import os
 import pickle
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Literal
 
 import torch
 from torch import nn
+
+from .atomic import atomic_path
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -143,13 +144,7 @@ def _save_atomic(state: dict[str, torch.Tensor], path: Path) -> None:
     a half-written cache file behind. An unwritable cache only costs a reconversion later."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(state, f)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
     except OSError as e:
         warnings.warn(f"backbones: could not cache converted weights at {path}: {e}", stacklevel=3)

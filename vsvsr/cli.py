@@ -6,7 +6,8 @@
     vsvsr export-onnx --weights my.safetensors --window 5 srgan_w5.onnx
     vsvsr demo                 # the built-in sample through core.vsr.SRGAN, vspipe and x264
 
-Every error is one line on stderr and a non-zero exit status.
+Every error is one line on stderr and a non-zero exit status. Nothing heavy is imported before
+`main` runs (torch takes seconds to import), so Ctrl-C at any moment is one line and exit 130.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import __version__, models, weights
+from . import __version__
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
@@ -36,6 +37,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
+    from . import models, weights
+
     shipped = weights.shipped()
     print(f"{'name':10} {'parameters':>12}  weights")
     for name in models.names():
@@ -54,6 +57,7 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _upscale(args: argparse.Namespace) -> int:
+    from . import weights
     from .engine import Settings
     from .pipeline import EncodeOptions, UpscaleOptions, upscale
 
@@ -72,6 +76,7 @@ def _upscale(args: argparse.Namespace) -> int:
         segment_frames=args.segment_frames,
         overwrite=args.overwrite,
         resume=args.resume,
+        allow_damaged=args.allow_damaged,
     )
     report = upscale(options, progress=not args.quiet)
     logging.getLogger("vsvsr").info(
@@ -86,6 +91,7 @@ def _upscale(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     import torch
 
+    from . import weights
     from .engine import default_precision
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -127,6 +133,7 @@ def _ffmpeg_status() -> str:
 
 
 def _export_onnx(args: argparse.Namespace) -> int:
+    from . import weights
     from .onnx_export import export_onnx
 
     model = weights.load(args.weights or args.model or weights.DEFAULT_MODEL)
@@ -153,6 +160,8 @@ def _log_to_stderr() -> None:
 
 
 def _model_arguments(parser: argparse.ArgumentParser) -> None:
+    from . import weights
+
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--model", help=f"a shipped model (default: {weights.DEFAULT_MODEL})")
     which.add_argument("--weights", help="a .safetensors file written by vsvsr.weights.save")
@@ -185,6 +194,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="frames per resumable segment (default: 240)")  # fmt: skip
     up.add_argument("--overwrite", action="store_true", help="replace OUTPUT, discard an unfinished job")
     up.add_argument("--resume", action="store_true", help="continue an interrupted job, reusing finished segments")
+    up.add_argument("--allow-damaged", action="store_true",
+                    help="upscale the frames that decode from a truncated or damaged INPUT (default: refuse it)")  # fmt: skip
     up.add_argument("--quiet", action="store_true", help="no progress bar")
     up.set_defaults(run=_upscale)
 
@@ -208,8 +219,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:  # anywhere outside a job, e.g. while torch is still importing
+        print(f"vsvsr {_command(argv)}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     _log_to_stderr()
+    from . import weights
     from .pipeline import Interrupted, PipelineError
 
     try:
@@ -220,9 +241,11 @@ def main(argv: list[str] | None = None) -> int:
     except (PipelineError, weights.WeightsError, ValueError) as err:
         print(f"vsvsr {args.command}: {err}", file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print(f"vsvsr {args.command}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+
+
+def _command(argv: list[str]) -> str:
+    """The subcommand named in `argv` (for messages before or without argparse)."""
+    return next((a for a in argv if not a.startswith("-")), "").strip() or "(no command)"
 
 
 if __name__ == "__main__":

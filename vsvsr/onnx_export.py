@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from .atomic import atomic_path
 from .engine import WindowGrid
 from .models import SpatioTemporalGenerator
 
@@ -53,17 +53,11 @@ def export_onnx(model: SpatioTemporalGenerator, window: int, path: str | os.Path
     graph = CentreFrameGraph(model.float().eval(), window)
     example = torch.rand(1, 3 * window, EXAMPLE_SIZE, EXAMPLE_SIZE)
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         # The TorchScript exporter (dynamo=False) exports in seconds, also for the 27M-parameter
         # rrdb; its deprecation and tracer warnings say nothing about this graph.
         with warnings.catch_warnings(), torch.no_grad():
             warnings.simplefilter("ignore")
             torch.onnx.export(graph, (example,), tmp, dynamo=False, input_names=["frames"], output_names=["upscaled"],
                               dynamic_axes={"frames": {2: "h", 3: "w"}, "upscaled": {2: "h2", 3: "w2"}})  # fmt: skip
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

@@ -18,7 +18,7 @@ import torch
 import vapoursynth as vs
 
 from .engine import Settings
-from .vsfilter import check_clip, colour_of, default_model, engine_for, from_rgbs, to_rgbs, upscale_rgbs
+from .vsfilter import check_clip, check_integers, colour_of, default_model, engine_for, from_rgbs, to_rgbs, upscale_rgbs
 from .weights import WeightsError
 
 __all__ = ["SRGAN"]
@@ -46,7 +46,7 @@ def SRGAN(
         back to their own format at the new size; _Transfer and _Primaries pass through. Frame
         props are kept. Scene cuts come from _SceneChangePrev/_SceneChangeNext props (e.g.
         scd.Detect); without them the clip is one scene.
-    scale: 2 (one pass) or 4 (the paper's cascade: the x2 generator twice).
+    scale: the integer 2 (one pass) or 4 (the paper's cascade: the x2 generator twice).
     model: a shipped model name (default: the best shipped, see README); or
     weights: a .safetensors file written by vsvsr.weights.save.
     window: frames per window (default: the window the model was trained with).
@@ -66,6 +66,7 @@ def SRGAN(
         raise vs.Error("vsr.SRGAN: clip must be a video clip")
     props = clip.get_frame(0).props if clip.num_frames else {}
     check_clip(clip, props)
+    check_integers(scale=scale, window=window, tile=tile, overlap=overlap, num_streams=num_streams, threads=threads)
     if scale not in (2, 4):
         raise vs.Error(f"vsr.SRGAN: scale must be 2 or 4, not {scale}; for other sizes resize the result")
     if model is not None and weights is not None:

@@ -72,9 +72,37 @@ def check_clip(clip: vs.VideoNode, props: vs.FrameProps) -> None:
     if clip.width < MIN_SIZE or clip.height < MIN_SIZE:
         raise vs.Error(f"vsr.SRGAN: frames must be at least {MIN_SIZE}x{MIN_SIZE}, not {clip.width}x{clip.height}; "
                        "pad them first, e.g. with std.AddBorders")  # fmt: skip
+    check_progressive(props, 0)
+
+
+def check_progressive(props: vs.FrameProps, n: int) -> None:
+    """Raise vs.Error if frame n's props mark it interlaced. Checked on frame 0 when the filter
+    is created and on every frame a window reads, since _FieldBased may change mid-clip."""
     if props.get("_FieldBased", 0) in (1, 2):
-        raise vs.Error("vsr.SRGAN: clip is interlaced (_FieldBased is set); deinterlace it first, "
+        raise vs.Error(f"vsr.SRGAN: clip is interlaced (_FieldBased is set on frame {n}); deinterlace it first, "
                        "e.g. clip = core.bwdif.Bwdif(clip, field=1), or set _FieldBased=0 if it is progressive")  # fmt: skip
+
+
+def check_integers(**values: object) -> None:
+    """Raise vs.Error for an integer argument given as another type (scale="2" from a script
+    that read its arguments as text, or 2.0): name the type, since '2' and 2 print alike."""
+    for name, value in values.items():
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            continue
+        rule = "the integer 2 or 4" if name == "scale" else "an integer"
+        given = f"the string {value!r}" if isinstance(value, str) else f"{value!r} ({type(value).__name__})"
+        whole = _as_whole_number(value)
+        fix = f"pass {name}={whole}" if whole is not None else f"pass {name} as a whole number, without quotes"
+        raise vs.Error(f"vsr.SRGAN: {name} must be {rule}, not {given}; {fix}")
+
+
+def _as_whole_number(value: object) -> int | None:
+    """The integer a mistyped argument meant ("2" or 2.0 -> 2), if it plainly meant one."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
 
 
 def to_rgbs(clip: vs.VideoNode, colour: Colour) -> vs.VideoNode:
@@ -129,6 +157,8 @@ class _Selector:
     def __call__(self, n: int, f: list[vs.VideoFrame]) -> vs.VideoFrame:
         template, frames = f[0], f[1:]
         loaded = dict(zip(self.needed, frames))
+        for i, frame in loaded.items():
+            check_progressive(frame.props, i)
         out = self.server.frame(self.n, source=lambda i: frame_to_tensor(loaded[i]), grid=self.grid)
         fout = template.copy()
         fout.props.clear()

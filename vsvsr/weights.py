@@ -15,16 +15,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+import safetensors.torch
 
 from . import models
+from .atomic import atomic_path
 
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
@@ -138,14 +138,10 @@ def save(model: torch.nn.Module, path: str | os.PathLike, *, dtype: torch.dtype 
         for k, v in model.state_dict().items()
     }
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={"descriptor": descriptor.to_json()})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    # As bytes, written by us: safetensors' save_file makes its own 0600 temporary file.
+    data = safetensors.torch.save(tensors, metadata={"descriptor": descriptor.to_json()})
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
     return path
 
 

@@ -20,10 +20,8 @@ import functools
 import hashlib
 import json
 import math
-import os
 import re
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,6 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from vsvsr.atomic import atomic_path
 from vsvsr.pipeline.tools import PipelineError, tool
 
 from ..config import MotionConfig
@@ -337,12 +336,6 @@ def _cached_range(name: str, frames: range, cache: Path) -> Path:
     path = cache / f"{name}-{sources.SOURCES[name].sha256[:16]}-{frames.start}-{frames.stop}.npy"
     if not path.is_file():
         cache.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=cache)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, sources.read_video(name, frames))
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, sources.read_video(name, frames))  # (by name, np.save would add ".npy")
     return path

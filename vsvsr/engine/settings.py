@@ -65,6 +65,27 @@ def default_precision(device: torch.device) -> str:
     return "bf16" if cpu_has_native_bf16() else "fp32"
 
 
+def resolve_device(name: str | None) -> torch.device:
+    """The torch device `name` names (None: CUDA when available, else the CPU). ValueError naming
+    the fix for anything but an existing CPU or CUDA device: torch's own message lists a dozen
+    backends this engine does not run on."""
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise ValueError(f"device must be cpu, cuda or cuda:N (N: the GPU's number), not {name!r}; pass one of those "
+                         "(cpu works everywhere)")  # fmt: skip
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device is 'cuda' but torch sees no CUDA device; use device='cpu'")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device must be a GPU torch sees, not {name!r}: it sees {torch.cuda.device_count()}; "
+                         f"pass cuda:0 to cuda:{torch.cuda.device_count() - 1}")  # fmt: skip
+    return device
+
+
 def resolve(settings: Settings, window: int, tile: int, size_multiple: int = 1) -> Resolved:
     """Concrete settings for a model trained with `window` frames and inference tile `tile`.
     Raises ValueError with the rule broken and the fix."""
@@ -84,9 +105,7 @@ def resolve(settings: Settings, window: int, tile: int, size_multiple: int = 1) 
     if settings.batch < 1:
         raise ValueError(f"batch must be at least 1, not {settings.batch}")
 
-    device = torch.device(settings.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device is 'cuda' but torch sees no CUDA device; use device='cpu'")
+    device = resolve_device(settings.device)
     precision = settings.precision or default_precision(device)
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")

@@ -35,7 +35,7 @@ from ..engine import ClipServer, Engine, Settings
 from .decode import DecodedFrames
 from .encode import EncodeOptions, SegmentEncoder, encoder_command, resolve
 from .mux import concat_list, mux, plan_streams
-from .probe import Colour, Source, pixel_format, probe
+from .probe import Colour, PixelFormat, Source, pixel_format, probe
 from .scan import Scan, VideoFormat, scan, video_format
 from .segments import Segment, WorkDir, plan_segments
 from .tools import DeferredInterrupt, Interrupted, PipelineError, ffprobe_json, tool
@@ -57,6 +57,7 @@ class UpscaleOptions:
     segment_frames: int = 240  # frames per resumable segment (rounded to the window stride)
     overwrite: bool = False
     resume: bool = False
+    allow_damaged: bool = False  # upscale the frames that decode from a truncated or damaged input
 
 
 @dataclass(frozen=True)
@@ -129,11 +130,18 @@ def _plan(options: UpscaleOptions) -> _Plan:
     if source.interlaced and not options.vf_pre:
         raise PipelineError(f"{options.input} is interlaced (field order {source.field_order}); deinterlace it with "
                             "--vf-pre bwdif (or yadif), or pass --vf-pre setfield=prog if it is progressive")  # fmt: skip
+    if source.hdr_side_data:
+        log.warning("%s: its HDR %s are not carried into the output (its transfer, primaries and matrix tags are); "
+                    "add them back when muxing, e.g. with mkvmerge's --max-content-light and --max-luminance",
+                    options.input, " and ".join(t.lower() for t in source.hdr_side_data))  # fmt: skip
     weights_file = weights.resolve(options.model)
     engine = Engine(weights.load(weights_file), options.engine)
     encode = resolve(options.encode, source.pix_fmt)
     colour = source.colour.resolved(source.width, source.height)
     video = video_format(source, options.vf_pre, options.start, options.end)
+    _check_subsampling(source.pix_fmt, video.width, video.height)
+    _check_subsampling(pixel_format(encode.pix_fmt), video.width * engine.settings.scale,
+                       video.height * engine.settings.scale, "--vf-post")  # fmt: skip
     return _Plan(
         options, source, engine, encode, colour, video,
         encoder=functools.partial(encoder_command, encode, video, engine.settings.scale, colour),
@@ -183,6 +191,23 @@ def _check_paths(options: UpscaleOptions) -> None:
         raise PipelineError(f"segment frames must be at least 1, not {options.segment_frames}")
 
 
+def _check_subsampling(pix_fmt: PixelFormat, width: int, height: int, flag: str = "--vf-pre") -> None:
+    """zimg converts only whole chroma samples: refuse, before any work, a size that leaves a
+    partial one (65x49 in yuv420p), with the crop (or pad) that fixes it."""
+    step_w, step_h = 1 << pix_fmt.chroma[0], 1 << pix_fmt.chroma[1]
+    if width % step_w == 0 and height % step_h == 0:
+        return
+    if (step_w, step_h) == (2, 2):
+        rule = "an even width and height"
+    else:
+        sides = [f"{side} that is a multiple of {step}" for side, step in (("a width", step_w), ("a height", step_h)) if step > 1]
+        rule = " and ".join(sides)
+    crop_w, crop_h = width - width % step_w, height - height % step_h
+    pad_w, pad_h = -(-width // step_w) * step_w, -(-height // step_h) * step_h
+    raise PipelineError(f"frames in {pix_fmt.name} must have {rule} (its chroma is subsampled), not {width}x{height}; "
+                        f"crop or pad them first, e.g. {flag} crop={crop_w}:{crop_h}:0:0 (or {flag} pad={pad_w}:{pad_h})")  # fmt: skip
+
+
 def _dry_run(plan: _Plan) -> None:
     """One black frame through the encoder and the muxer, with the input's other streams."""
     options, video, encode = plan.options, plan.video, plan.encode
@@ -197,8 +222,12 @@ def _dry_run(plan: _Plan) -> None:
         mux(list_file, plan.source, joined, plan.streams, plan.colour, plan.rgb_out, options.start, options.end,
             limit=float(1 / video.rate))  # fmt: skip
         # Raw video in formats without a codec tag comes back as another format: say so now.
-        got = ffprobe_json(["-select_streams", "v:0", "-show_entries", "stream=pix_fmt", str(joined)],
-                           "checking the test encode")["streams"][0]["pix_fmt"]  # fmt: skip
+        found = ffprobe_json(["-select_streams", "v:0", "-show_entries", "stream=pix_fmt", str(joined)],
+                             "checking the test encode")["streams"]  # fmt: skip
+        got = found[0].get("pix_fmt") if found else None
+        if got is None:
+            raise PipelineError(f"the test encode's {options.output.suffix} file holds no video frame; please report "
+                                "this input (vsvsr cannot mux it)")  # fmt: skip
         if got != encode.pix_fmt:
             raise PipelineError(f"{encode.codec} in {encode.pix_fmt} comes back as {got} from the segments (NUT) or "
                                 f"the {options.output.suffix} container; choose another --codec or --pix-fmt")  # fmt: skip
@@ -214,6 +243,7 @@ def _job_key(options: UpscaleOptions, weights_file: Path, engine: Engine, encode
         "weights": weights_digest, "engine": {k: str(v) for k, v in dataclasses.asdict(engine.settings).items()},
         "encode": dataclasses.asdict(encode), "vf_pre": options.vf_pre, "start": options.start, "end": options.end,
         "scene_threshold": options.scene_threshold, "segment_frames": options.segment_frames,
+        "allow_damaged": options.allow_damaged,
         # Kernels (and so bits) change with versions: segments of another build are not reused.
         "vsvsr": __version__, "torch": torch.__version__,
     }  # fmt: skip
@@ -242,9 +272,22 @@ def _scan(work: WorkDir, plan: _Plan) -> Scan:
     options = plan.options
     log.info("scanning %s for scene cuts", options.input)
     found = scan(plan.source, plan.video, options.vf_pre, options.start, options.end, options.scene_threshold)
+    _check_damage(found, options)
     work.scan = found.to_json()
     work.save()
     return found
+
+
+def _check_damage(found: Scan, options: UpscaleOptions) -> None:
+    """A truncated or damaged input is the user's call: refused unless --allow-damaged, which
+    upscales the frames that decode (and says so)."""
+    if found.damage is None:
+        return
+    if not options.allow_damaged:
+        raise PipelineError(f"{options.input} is truncated or damaged (ffmpeg: {found.damage}); pass --allow-damaged to "
+                            f"upscale the {found.frames} frames that decode, or repair or replace the file")  # fmt: skip
+    log.warning("%s is truncated or damaged (ffmpeg: %s): upscaling the %d frames that decode", options.input,
+                found.damage, found.frames)  # fmt: skip
 
 
 def _encode_segment(segment: Segment, work: WorkDir, encoder: Callable[[Path], list[str]], server: ClipServer,

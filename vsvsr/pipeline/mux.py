@@ -33,11 +33,12 @@ class Container:
     audio: frozenset[str] | None = None
     subtitles: frozenset[str] | None = None  # besides text_subtitles
     attachments: bool = False
+    title_tag: str = "title"  # the tag that names a track (ffmpeg's MP4 muxer drops "title")
 
 
 _MKV = Container("Matroska", "srt", attachments=True, subtitles=frozenset(
     {"subrip", "ass", "ssa", "webvtt", "hdmv_pgs_subtitle", "dvd_subtitle", "dvb_subtitle", "arib_caption"}))  # fmt: skip
-_MP4 = Container("MP4", "mov_text", subtitles=frozenset({"mov_text", "dvd_subtitle"}))
+_MP4 = Container("MP4", "mov_text", subtitles=frozenset({"mov_text", "dvd_subtitle"}), title_tag="handler_name")
 _WEBM = Container("WebM", "webvtt", audio=frozenset({"opus", "vorbis"}), subtitles=frozenset({"webvtt"}))
 _OTHER = Container("this", None, subtitles=frozenset())
 _CONTAINERS = {".mkv": _MKV, ".mka": _MKV, ".mp4": _MP4, ".m4v": _MP4, ".mov": _MP4, ".webm": _WEBM}
@@ -73,6 +74,17 @@ def concat_list(segments: list[tuple[Path, int]], rate: Fraction) -> str:
     return "\n".join(lines) + "\n"
 
 
+def track_titles(source: Source, streams: list[tuple[int, str]], output: Path) -> list[str]:
+    """ffmpeg options that name each carried track by its input title where `output`'s
+    container keeps track names in another tag than "title"."""
+    tag = container_for(output).title_tag
+    titles = {s.index: s.title for s in source.streams if s.title}
+    if tag == "title":
+        return []  # (copied with the other tags)
+    return [arg for out, (index, _) in enumerate(streams, start=1) if index in titles
+            for arg in (f"-metadata:s:{out}", f"{tag}={titles[index]}")]  # fmt: skip
+
+
 def plan_streams(source: Source, output: Path) -> list[tuple[int, str]]:
     """(input stream index, "copy" or codec) for each of `source`'s streams besides its video
     that `output`'s container takes; warns about each one left out."""
@@ -94,18 +106,24 @@ def mux(list_file: Path, source: Source, output: Path, streams: list[tuple[int, 
         start: str | None = None, end: str | None = None, limit: float | None = None) -> None:  # fmt: skip
     """Join the segments named in `list_file` with `source`'s `streams` (from `plan_streams`),
     chapters and metadata (from `start` to `end`, as the video was cut) into `output`; `limit`
-    seconds stops early (a dry run of the muxing)."""
+    seconds of video stops early (a dry run of the muxing)."""
     maps = ["-map", "0:v:0"] + [arg for index, _ in streams for arg in ("-map", f"1:{index}")]
     codecs = [arg for out, (_, codec) in enumerate(streams, start=1) for arg in (f"-c:{out}", codec)]
+    # Any -map_metadata:s mapping turns off ffmpeg's default copying of every stream's tags
+    # (language, title), so each stream's are mapped explicitly.
+    tags = [arg for out, (index, _) in enumerate(streams, start=1) for arg in (f"-map_metadata:s:{out}", f"1:s:{index}")]
     # Without a cut, the video keeps its delay against the audio (A/V sync as in the input).
-    delay = ["-itsoffset", f"{source.video_delay:.6f}"] if source.video_delay and not start else []
+    video_delay = source.video_delay if not start else 0.0
+    delay = ["-itsoffset", f"{video_delay:.6f}"] if video_delay else []
     # Seeking lands on the video keyframe before `start`; copied streams would otherwise keep
     # the packets before it too.
     trim = ["-copypriorss", "0"] if start else []
     run([
         "ffmpeg", *FFMPEG_QUIET, "-f", "concat", "-safe", "0", *delay, "-i", str(list_file),
         *input_args(source.path, start, end),
-        *maps, "-map_metadata", "1", "-map_metadata:s:v:0", f"1:s:{source.video.index}", "-map_chapters", "1",
+        *maps, "-map_metadata", "1", "-map_metadata:s:v:0", f"1:s:{source.video.index}", *tags,
+        *track_titles(source, streams, output), "-map_chapters", "1",
         "-c", "copy", *codecs, *trim, *option_args(colour.tags(rgb, ":v:0")),
-        *(["-t", f"{limit:.6f}"] if limit else []), "-y", str(output),
+        # (-t counts from the output's start, the video's first frame `video_delay` later.)
+        *(["-t", f"{video_delay + limit:.6f}"] if limit else []), "-y", str(output),
     ], "writing the output")  # fmt: skip

@@ -113,6 +113,7 @@ class Stream:
     index: int
     kind: str  # ffprobe's codec_type: "video", "audio", "subtitle", "attachment", "data"
     codec: str
+    title: str | None = None  # the "title" tag: a track's name in a player's menu
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ class Source:
     colour: Colour
     streams: tuple[Stream, ...]
     video_delay: float  # seconds from the file's start to its first video frame (A/V sync)
+    hdr_side_data: tuple[str, ...] = ()  # HDR10 metadata the output does not carry (see hdr_side_data)
 
     @property
     def interlaced(self) -> bool:
@@ -144,8 +146,8 @@ def probe(path: Path) -> Source:
         info = ffprobe_json(["-show_streams", "-show_format", str(path)], "ffprobe")
     except PipelineError as err:
         raise PipelineError(f"cannot read {path}: {str(err).removeprefix(f'ffprobe failed: {path}: ')}") from None
-    streams = tuple(Stream(int(s["index"]), s.get("codec_type", "data"), s.get("codec_name", "none"))
-                    for s in info.get("streams", []))  # fmt: skip
+    streams = tuple(Stream(int(s["index"]), s.get("codec_type", "data"), s.get("codec_name", "none"),
+                           s.get("tags", {}).get("title")) for s in info.get("streams", []))  # fmt: skip
     # Cover art is a video stream holding one picture; the video is the first other one.
     videos = [s for s in info.get("streams", [])
               if s.get("codec_type") == "video" and not s.get("disposition", {}).get("attached_pic")]  # fmt: skip
@@ -167,5 +169,23 @@ def probe(path: Path) -> Source:
         colour=colour,
         streams=streams,
         video_delay=max(0.0, float(v.get("start_time", file_start) or file_start) - file_start),
+        hdr_side_data=hdr_side_data(path, v),
     )
+
+
+_HDR_SIDE_DATA = ("Mastering display metadata", "Content light level metadata")
+
+
+def hdr_side_data(path: Path, video: dict) -> tuple[str, ...]:
+    """The HDR10 side data (mastering display, content light level) of `path`'s video, in its
+    stream header or its first frame's SEI. The upscaled video is a new encode, and ffmpeg 5.1's
+    encoders take no such side data from frames, so the caller warns that it is dropped."""
+    found = [d.get("side_data_type") for d in video.get("side_data_list", [])]
+    if not any(t in _HDR_SIDE_DATA for t in found):
+        info = ffprobe_json(["-select_streams", str(video["index"]), "-read_intervals", "%+#1", "-show_entries",
+                             "frame=side_data_list:side_data=side_data_type", str(path)], "reading the first frame's side data")  # fmt: skip
+        # (Asking for side data types lists packets too: ffprobe then mixes both in one list.)
+        frames = [f for f in info.get("frames", info.get("packets_and_frames", [])) if f.get("type", "frame") == "frame"]
+        found = [d.get("side_data_type") for f in frames[:1] for d in f.get("side_data_list", [])]
+    return tuple(t for t in _HDR_SIDE_DATA if t in found)
 

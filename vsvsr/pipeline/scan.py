@@ -5,10 +5,13 @@ Two cheap passes over the input, after `--vf-pre` (which may change size, rate a
 1. one frame through ffmpeg's framecrc muxer, whose header names the filtered stream's size,
    sample aspect ratio and time base (1/frame rate: the exact fraction, e.g. 1001/24000);
 2. every frame, scaled down, through ffmpeg's `scdet` filter, printing each frame's timestamp
-   (re-based to that time base, so a constant-rate stream counts 0, 1, 2, ...) and scene score.
+   (in microseconds) and scene score.
 
 A raw pipe carries no timestamps, so a stream whose frames are not evenly spaced is refused with
-the command that makes it constant-rate.
+the command that makes it constant-rate. Spacing is measured from the first frame, which may
+start anywhere (after AAC's priming delay, say), on timestamps a container may have rounded
+(Matroska keeps milliseconds: 41 or 42 ms apart at 24 fps), so each frame's position is rounded
+to the nearest frame time only after subtracting the first frame's.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from typing import Any
 import ffmpeg
 
 from .probe import Source
-from .tools import PipelineError, command, run, span, with_filters
+from .tools import PipelineError, command, first_error, run, run_with_errors, span, with_filters
 
 SCAN_HEIGHT = 180  # scene scores need only a thumbnail
+_MICROSECONDS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -41,13 +45,14 @@ class VideoFormat:
 class Scan:
     frames: int
     cuts: tuple[int, ...]  # first frames of new scenes
+    damage: str | None = None  # the first error ffmpeg met while reading (a truncated file): None if none
 
     def to_json(self) -> dict:
-        return {"frames": self.frames, "cuts": list(self.cuts)}
+        return {"frames": self.frames, "cuts": list(self.cuts), "damage": self.damage}
 
     @classmethod
     def from_json(cls, raw: dict) -> Scan:
-        return cls(raw["frames"], tuple(raw["cuts"]))
+        return cls(raw["frames"], tuple(raw["cuts"]), raw.get("damage"))
 
 
 def video_stream(source: Source, start: str | None, end: str | None, vf_pre: str | None) -> Any:
@@ -70,30 +75,35 @@ def video_format(source: Source, vf_pre: str | None, start: str | None, end: str
 def scan(source: Source, video: VideoFormat, vf_pre: str | None, start: str | None, end: str | None,
          threshold: float) -> Scan:  # fmt: skip
     """Pass 2: frame count and scene cuts (scdet score >= `threshold` percent; 0 finds none) of
-    `source`'s video after `vf_pre`, between `start` and `end`. Refuses a variable frame rate."""
-    frames = _frame_scores(video_stream(source, start, end, vf_pre), video.rate)
+    `source`'s video after `vf_pre`, between `start` and `end`, and the first error met reading
+    it. Refuses a variable frame rate."""
+    frames, damage = _frame_scores(video_stream(source, start, end, vf_pre))
     if not frames:
         raise PipelineError(f"{source.path} has no video frames" + (" in the --start/--end range" if start or end else ""))
-    steps = {b[0] - a[0] for a, b in itertools.pairwise(frames)}
-    if steps - {1}:
+    first = frames[0][0]
+    positions = [round((pts - first) * video.rate / _MICROSECONDS) for pts, _ in frames]
+    steps = {b - a for a, b in itertools.pairwise(positions)}
+    # (A damaged file loses frames where it is damaged; the damage, not the rate, is its problem.)
+    if steps - {1} and damage is None:
         raise PipelineError(
             f"{source.path} has a variable frame rate (frames {min(steps)} to {max(steps)} frame times apart at "
             f"{video.rate} fps); convert it to a constant rate first, e.g. ffmpeg -i {source.path} -vf fps={video.rate} "
             "-c:a copy constant.mkv"
         )
     cuts = tuple(n for n, (_, score) in enumerate(frames) if n > 0 and threshold > 0 and score >= threshold)
-    return Scan(len(frames), cuts)
+    return Scan(len(frames), cuts, damage)
 
 
-def _frame_scores(stream: Any, rate: Fraction) -> list[tuple[int, float]]:
-    """(timestamp in frame times, scene score) of every frame of `stream`."""
+def _frame_scores(stream: Any) -> tuple[list[tuple[int, float]], str | None]:
+    """(timestamp in microseconds, scene score) of every frame of `stream`, and the first error
+    ffmpeg reported while decoding (None: a clean read)."""
     stream = (
-        stream.filter("settb", expr=f"{rate.denominator}/{rate.numerator}")
+        stream.filter("settb", expr="AVTB")  # (ffmpeg's microsecond time base)
         .filter("scale", w=-2, h=f"min(ih,{SCAN_HEIGHT})")
         .filter("scdet")
         .filter("metadata", mode="print", file="pipe:1")
     )
-    text = run(command(stream.output("-", f="null", fps_mode="passthrough")), "scanning for scene cuts")
+    text, errors = run_with_errors(command(stream.output("-", f="null", fps_mode="passthrough")), "scanning for scene cuts")
     frames: list[tuple[int, float]] = []
     for line in text.splitlines():
         if line.startswith("frame:"):
@@ -103,4 +113,7 @@ def _frame_scores(stream: Any, rate: Fraction) -> list[tuple[int, float]]:
             frames.append((int(pts), 0.0))
         elif line.startswith("lavfi.scd.score=") and frames:
             frames[-1] = (frames[-1][0], float(line.split("=", 1)[1]))
-    return frames
+    # The null muxer's own complaints (timestamps it rounds onto its time base) say nothing
+    # about the input; what the demuxers and decoders report does.
+    reading = [line for line in errors.splitlines() if line.strip() and not line.startswith("[null @ ")]
+    return frames, first_error("\n".join(reading)) if reading else None

@@ -14,12 +14,12 @@ and renamed onto OUTPUT only when everything succeeded.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..atomic import atomic_path
 
 STATE_VERSION = 1
 
@@ -47,16 +47,8 @@ def plan_segments(length: int, stride: int, target: int) -> list[Segment]:
 
 def _write_json(path: Path, data: Any) -> None:
     """Write atomically: a crash leaves the old file or the new one, never half of one."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
 
 
 class WorkDir:

@@ -55,11 +55,17 @@ def first_error(text: str) -> str:
 
 def run(args: list[str], what: str) -> str:
     """Run ffmpeg/ffprobe (`args[0]` names which) to completion; stdout as text. A failure
-    raises PipelineError: "<what> failed: <ffmpeg's last line>"."""
+    raises PipelineError: "<what> failed: <ffmpeg's first line>"."""
+    return run_with_errors(args, what)[0]
+
+
+def run_with_errors(args: list[str], what: str) -> tuple[str, str]:
+    """`run`, also returning stderr: errors ffmpeg met but went on past (a truncated file's
+    "File ended prematurely"), since at `-v error` it prints nothing else there."""
     done = subprocess.run([tool(args[0]), *args[1:]], capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
     if done.returncode != 0:
         raise PipelineError(f"{what} failed: {first_error(done.stderr)}")
-    return done.stdout
+    return done.stdout, done.stderr
 
 
 def ffprobe_json(args: list[str], what: str) -> dict[str, Any]:
