@@ -18,10 +18,10 @@ from vsvsr import models, weights
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> Path:
     """One 5-frame 64x64 clip of a photo filmed by a panning camera, as an evaluation folder."""
-    root = tmp_path_factory.mktemp("clips")
+    root = tmp_path_factory.mktemp("clips") / "shipset"  # a fixed name: the conditions are named after it
     frames = photo_sequence(sources.read_photo("camera")[100:400, 100:400], CameraMotion(pan=(0.6, 0.3)), 5,
                             (64, 64), 1.5)  # fmt: skip
-    (root / "pan").mkdir()
+    (root / "pan").mkdir(parents=True)
     for t, frame in enumerate(frames):
         Image.fromarray(frame).save(root / "pan" / f"{t:04d}.png")
     return root
@@ -116,7 +116,7 @@ def test_a_failed_bar_ships_nothing(clips, run, tmp_path):
                       reference_dir=reference)  # fmt: skip
     assert not all(b.passed for b in found)  # an untrained generator
     assert list(out.iterdir()) == [] and not reference.exists()
-    assert (tmp_path / "report" / "clips0-x4-mpeg2" / "index.html").is_file()  # the reports are written regardless
+    assert (tmp_path / "report" / "shipset-x4-mpeg2" / "index.html").is_file()  # the reports are written regardless
 
 
 def test_passing_bars_ship_fp16_weights_card_and_reference(clips, run, tmp_path, monkeypatch):
@@ -133,13 +133,13 @@ def test_passing_bars_ship_fp16_weights_card_and_reference(clips, run, tmp_path,
     assert all(t.dtype == torch.float16 for t in load_file(out / "lite.safetensors").values() if t.is_floating_point())
     d = shipped.descriptor
     assert d.trained and d.steps == 50 and d.window == 5
-    keys = {f"clips0-x{s}-{c}" for s in (2, 4) for c in ("none", "h264", "mpeg2")}
+    keys = {f"shipset-x{s}-{c}" for s in (2, 4) for c in ("none", "h264", "mpeg2")}
     assert set(d.metrics) == keys | {"how"}
-    assert set(d.metrics["clips0-x2-none"]) == {"bicubic", "lanczos", "lite", "previous today", "lite, window 1"}
-    assert set(d.metrics["clips0-x4-h264"]) == {"bicubic", "lanczos", "lite", "previous today"}
+    assert set(d.metrics["shipset-x2-none"]) == {"bicubic", "lanczos", "lite", "previous today", "lite, window 1"}
+    assert set(d.metrics["shipset-x4-h264"]) == {"bicubic", "lanczos", "lite", "previous today"}
 
     card = (out / "lite.md").read_text()
-    for part in ("## Evaluation", "### clips0-x4-mpeg2", "## What the window adds", "## Shot edges", "| pan |",
+    for part in ("## Evaluation", "### shipset-x4-mpeg2", "## What the window adds", "## Shot edges", "| pan |",
                  "PSNR-Y by position", "| pan | 0.",  # the fixture pans well under one LR pixel per frame
                  "## Bars", "`skimage/data/camera.png`", "generator: {arch: lite}", "Trained 50 steps"):  # fmt: skip
         assert part in card
