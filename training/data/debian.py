@@ -100,7 +100,7 @@ def _download(package: DebPackage, folder: Path) -> Path:
         )
     spec = f"{package.name}={package.version}"
     result = subprocess.run(["apt-get", "download", "-q", spec], cwd=folder, capture_output=True, text=True)
-    if result.returncode != 0 and os.geteuid() == 0 and "Unable to locate" in result.stderr + result.stdout:
+    if result.returncode != 0 and os.geteuid() == 0:  # lists missing or stale: refresh them once
         _run(["apt-get", "update", "-qq"], "updating apt's package lists")
         result = subprocess.run(["apt-get", "download", "-q", spec], cwd=folder, capture_output=True, text=True)
     if result.returncode != 0:
