@@ -1,4 +1,5 @@
-"""`vsvsr upscale` on the files users actually have: a matrix of real files made with ffmpeg at
+"""`vsvsr upscale` (and, for the video itself, bs.VideoSource -> core.vsr.SRGAN -> vspipe) on the files
+users actually have: a matrix of real files made with ffmpeg at
 64x48, a fraction of a second each. Every case checks the output against its input: frame count,
 size (and pixel shape), each frame's timestamp within one frame time, colour tags, and every other
 stream with its codec, packets, language, title and default/forced flags, attachments and chapters.
@@ -272,3 +273,43 @@ def test_a_truncated_file_is_refused_unless_allowed(tmp_path, model_file, capsys
     video = video_of(probe(output))
     assert (video["width"], video["height"], int(video["nb_read_frames"])) == (128, 96, decodable)
     check_streams(source, output)
+
+
+# The same files through VapourSynth: bs.VideoSource -> core.vsr.SRGAN (-> vspipe). Audio,
+# subtitles and containers are the encoder's business there; what SRGAN must keep is every frame,
+# the clip's rate and format, and the props that say how to show it.
+VAPOURSYNTH_CASES = ("mkv-23.976-aac", "mp4-video-late", "mp4-bframes-open-gop", "mkv-hevc-10bit", "mkv-sar-32:27",
+                     "mkv-hlg", "mkv-full-range")  # fmt: skip
+KEPT_PROPS = ("_SARNum", "_SARDen", "_Matrix", "_Transfer", "_Primaries", "_Range", "_ChromaLocation")
+
+
+@pytest.mark.parametrize("name", VAPOURSYNTH_CASES)
+def test_files_from_the_wild_through_core_vsr(name, tmp_path, model_file):
+    import vapoursynth as vs
+
+    source = make(CASES[name], tmp_path)
+    clip = vs.core.bs.VideoSource(str(source))
+    out = vs.core.vsr.SRGAN(clip, scale=2, weights=model_file, precision="fp32")
+    frames = int(video_of(probe(source))["nb_read_frames"])
+    assert clip.num_frames == out.num_frames == frames
+    assert (out.width, out.height, out.format.id) == (2 * clip.width, 2 * clip.height, clip.format.id)
+    assert (out.fps_num, out.fps_den) == (clip.fps_num, clip.fps_den)
+    for n in (0, frames - 1):
+        before, after = clip.get_frame(n).props, out.get_frame(n).props
+        assert {k: after.get(k) for k in KEPT_PROPS} == {k: before.get(k) for k in KEPT_PROPS}, n
+
+
+def test_a_file_from_the_wild_through_vspipe(tmp_path, model_file):
+    """10-bit HEVC through a .vpy with core.vsr and vspipe: every frame comes out as y4m."""
+    import sys
+
+    source = make(CASES["mkv-hevc-10bit"], tmp_path)
+    script = tmp_path / "up.vpy"
+    script.write_text("import vapoursynth as vs\n"
+                      f"clip = vs.core.bs.VideoSource({str(source)!r})\n"
+                      f"vs.core.vsr.SRGAN(clip, scale=2, weights={model_file!r}).set_output()\n")  # fmt: skip
+    vspipe = Path(sys.executable).with_name("vspipe")
+    y4m = subprocess.run([str(vspipe), "-c", "y4m", str(script), "-"], capture_output=True, check=True).stdout
+    header = y4m.split(b"\n", 1)[0].split()
+    assert {b"W128", b"H96", b"C420p10"} <= set(header)
+    assert y4m.count(b"FRAME\n") == int(video_of(probe(source))["nb_read_frames"])
