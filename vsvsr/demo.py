@@ -20,9 +20,9 @@ from PIL import Image, ImageDraw
 
 from . import metrics, models, weights
 from .resize import downsample, quantize8, upsample
+from .resources import filter_scripts_folder
 from .sample import sample_clip
 
-FILTER_SCRIPTS = Path(__file__).resolve().parent.parent / "filter_scripts"
 SCALE = 2
 UNTRAINED_NOTE = (
     "note: no trained weights ship yet, so the demo runs an UNTRAINED '{model}' generator "
@@ -56,7 +56,7 @@ def run_demo(out_dir: Path, frames: int = 24) -> tuple[Path, Path, dict[str, flo
     video = out_dir / f"sample_x{SCALE}.mkv"
     env = {**os.environ, "VSPIPE": str(Path(sys.executable).with_name("vspipe")), "PRESET": "fast"}
     subprocess.run(
-        [str(FILTER_SCRIPTS / "upscale_x264.sh"), str(source), str(video), str(SCALE), "--", "-a", f"weights={weight_file}"],
+        [str(filter_scripts_folder() / "upscale_x264.sh"), str(source), str(video), str(SCALE), "--", "-a", f"weights={weight_file}"],
         env=env, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
 
