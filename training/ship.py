@@ -43,7 +43,7 @@ from PIL import Image
 
 from vsvsr import resize, sample, weights
 from vsvsr.atomic import atomic_path
-from vsvsr.demo import labelled_row
+from vsvsr.pictures import labelled_row
 from vsvsr.engine import Engine, Settings
 
 from . import UserError, report
