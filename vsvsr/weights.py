@@ -63,11 +63,6 @@ class ModelDescriptor:
     def size_multiple(self) -> int:
         return int(self.arch_params.get("unshuffle", 1))
 
-    @property
-    def dtypes(self) -> tuple[torch.dtype, ...]:
-        """Precisions the architecture runs in (all layers are plain convolutions and matmuls)."""
-        return (torch.float32, torch.float16, torch.bfloat16)
-
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
