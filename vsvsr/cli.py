@@ -13,6 +13,7 @@ Every error is one line on stderr and a non-zero exit status. Nothing heavy is i
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import logging
 import platform
 import shutil
@@ -27,6 +28,8 @@ EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
 
 
 def _demo(args: argparse.Namespace) -> int:
+    if any(importlib.util.find_spec(m) is None for m in ("PIL", "skimage")):  # the sample photo and the picture
+        raise ValueError("vsvsr demo needs the eval extra (Pillow, scikit-image); install it: pip install 'vsvsr[eval]'")
     from .demo import run_demo
 
     video, picture, psnr = run_demo(Path(args.out), frames=args.frames)

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from . import metrics, models, weights
+from .pictures import labelled_row
 from .resize import downsample, quantize8, upsample
+from .resources import filter_scripts_folder
 from .sample import sample_clip
 
-FILTER_SCRIPTS = Path(__file__).resolve().parent.parent / "filter_scripts"
 SCALE = 2
 UNTRAINED_NOTE = (
     "note: no trained weights ship yet, so the demo runs an UNTRAINED '{model}' generator "
@@ -56,7 +57,7 @@ def run_demo(out_dir: Path, frames: int = 24) -> tuple[Path, Path, dict[str, flo
     video = out_dir / f"sample_x{SCALE}.mkv"
     env = {**os.environ, "VSPIPE": str(Path(sys.executable).with_name("vspipe")), "PRESET": "fast"}
     subprocess.run(
-        [str(FILTER_SCRIPTS / "upscale_x264.sh"), str(source), str(video), str(SCALE), "--", "-a", f"weights={weight_file}"],
+        [str(filter_scripts_folder() / "upscale_x264.sh"), str(source), str(video), str(SCALE), "--", "-a", f"weights={weight_file}"],
         env=env, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
 
@@ -93,13 +94,3 @@ def read_frame(path: Path, n: int, w: int, h: int) -> torch.Tensor:
         check=True, capture_output=True,
     ).stdout  # fmt: skip
     return torch.from_numpy(np.frombuffer(raw, np.uint8).reshape(h, w, 3).copy()).permute(2, 0, 1).float() / 255
-
-
-def labelled_row(images: list[torch.Tensor], labels: list[str]) -> np.ndarray:
-    """(3, H, W) images in [0, 1] side by side, each labelled in its corner: (H, sum W, 3) uint8."""
-    tiles = []
-    for image, label in zip(images, labels, strict=True):
-        tile = Image.fromarray((image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
-        ImageDraw.Draw(tile).text((6, 4), label, fill=(255, 255, 0))
-        tiles.append(np.asarray(tile))
-    return np.concatenate(tiles, axis=1)

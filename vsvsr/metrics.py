@@ -26,6 +26,7 @@ from vsvsr.backbones import features_state_dict
 
 __all__ = [
     "lpips",
+    "lpips_model",
     "psnr_rgb",
     "psnr_y",
     "ssim_rgb",
@@ -88,7 +89,7 @@ def lpips(pred: torch.Tensor, target: torch.Tensor, net: LpipsNet = "alex") -> t
     _check_images("lpips", pred, target, 0)
     if net not in _LPIPS_TRUNKS:
         raise ValueError(f"lpips: net must be one of {sorted(_LPIPS_TRUNKS)}, got {net!r}")
-    model = _lpips_model(net, str(pred.device))
+    model = lpips_model(net, str(pred.device))
     # Channels-last inputs (e.g. frames from HWC arrays) make these CPU convolutions ~40x slower.
     pred, target = pred.float().contiguous(), target.float().contiguous()
     with torch.no_grad():
@@ -218,7 +219,9 @@ def _ssim(pred: torch.Tensor, target: torch.Tensor, data_range: float) -> torch.
 
 
 @functools.cache
-def _lpips_model(net: LpipsNet, device: str) -> torch.nn.Module:
+def lpips_model(net: LpipsNet, device: str) -> torch.nn.Module:
+    """The frozen LPIPS v0.1 network behind `lpips` (one per net and device, cached), for
+    callers that need its gradients, such as the perceptual loss of training."""
     if importlib.util.find_spec("lpips") is None or importlib.util.find_spec("torchvision") is None:
         raise ImportError(
             "vsvsr.metrics.lpips needs the lpips package and torchvision: "

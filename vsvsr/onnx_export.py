@@ -49,7 +49,7 @@ def export_onnx(model: SpatioTemporalGenerator, window: int, path: str | os.Path
     if window < 1:
         raise ValueError(f"window must be at least 1 frame, not {window}")
     if importlib.util.find_spec("onnx") is None:  # torch.onnx.export writes through it
-        raise ValueError("exporting ONNX needs the onnx package; install it: pip install onnx")
+        raise ValueError("exporting ONNX needs the onnx package; install it: pip install 'vsvsr[onnx]'")
     graph = CentreFrameGraph(model.float().eval(), window)
     example = torch.rand(1, 3 * window, EXAMPLE_SIZE, EXAMPLE_SIZE)
     path = Path(path)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import vapoursynth as vs
-import vsutil
 
 from . import weights
 from .engine import ClipServer, Engine, Settings, WindowGrid
@@ -67,7 +66,7 @@ def check_clip(clip: vs.VideoNode, props: vs.FrameProps) -> None:
         raise vs.Error("vsr.SRGAN: clip must have a constant size; resize it to one size first")
     if clip.format.color_family not in (vs.RGB, vs.YUV, vs.GRAY):
         raise vs.Error(f"vsr.SRGAN: cannot convert {clip.format.name} to RGB; pass an RGB, YUV or GRAY clip")
-    if clip.format.sample_type == vs.INTEGER and vsutil.get_depth(clip) > 16:
+    if clip.format.sample_type == vs.INTEGER and clip.format.bits_per_sample > 16:
         raise vs.Error(f"vsr.SRGAN: {clip.format.name} has more than 16 bits per sample; convert to RGBS first")
     if clip.width < MIN_SIZE or clip.height < MIN_SIZE:
         raise vs.Error(f"vsr.SRGAN: frames must be at least {MIN_SIZE}x{MIN_SIZE}, not {clip.width}x{clip.height}; "

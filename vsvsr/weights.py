@@ -2,7 +2,7 @@
 
     save(model, "my.safetensors")                  # a fresh model: trained=false
     save(model, "lite.safetensors", trained=True, steps=40000, metrics={...}, dtype=torch.float16)
-    model = load("lite")                           # shipped weights under weights/
+    model = load("lite")                           # shipped weights (package data, vsvsr.resources)
     model = load("my.safetensors", device="cuda", dtype=torch.float16)
     model.descriptor.inference_tile                # typed, from the file, not guessed
 
@@ -25,10 +25,11 @@ import safetensors.torch
 
 from . import models
 from .atomic import atomic_path
+from .resources import weights_folder
 
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+WEIGHTS_DIR = weights_folder()  # the repository's weights/ in a clone, package data in a wheel
 DOWNSAMPLES = ("bicubic", "bilinear")
 DEFAULT_MODEL = "lite"  # the best shipped model: the default of core.vsr.SRGAN and vsvsr upscale
 
@@ -61,11 +62,6 @@ class ModelDescriptor:
     @property
     def size_multiple(self) -> int:
         return int(self.arch_params.get("unshuffle", 1))
-
-    @property
-    def dtypes(self) -> tuple[torch.dtype, ...]:
-        """Precisions the architecture runs in (all layers are plain convolutions and matmuls)."""
-        return (torch.float32, torch.float16, torch.bfloat16)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -146,7 +142,7 @@ def save(model: torch.nn.Module, path: str | os.PathLike, *, dtype: torch.dtype 
 
 
 def shipped() -> dict[str, Path]:
-    """Model names with weights shipped under weights/, e.g. {"lite": .../weights/lite.safetensors}."""
+    """Model names with shipped weights, e.g. {"lite": .../lite.safetensors}."""
     return {p.stem: p for p in sorted(WEIGHTS_DIR.glob(f"*{SUFFIX}"))}
 
 

@@ -32,6 +32,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from vsvsr.cache import cache_root as vsvsr_cache_root
+
 from . import sources
 from .motion import CameraMotion, photo_sequence
 
@@ -160,7 +162,7 @@ SETS = {
 
 def cache_root() -> Path:
     """Where built clips are kept: $XDG_CACHE_HOME/vsvsr/evalset (default ~/.cache/...)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vsvsr" / "evalset"
+    return vsvsr_cache_root() / "evalset"
 
 
 def clips(data: str) -> list[Clip]:

@@ -15,7 +15,6 @@ A sample is a dict of (T, 3, H, W) float32 tensors in [0, 1]:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
 
 from vsvsr import resize
+from vsvsr.cache import cache_root as vsvsr_cache_root
 
 from ..config import DataConfig, SourceConfig
 from . import layouts, motion
@@ -35,7 +35,7 @@ MAX_DRAWS = 10
 
 def cache_root() -> Path:
     """Decoded training videos: $XDG_CACHE_HOME/vsvsr/train (default ~/.cache/...)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vsvsr" / "train"
+    return vsvsr_cache_root() / "train"
 
 
 def open_source(source: SourceConfig, config: DataConfig) -> layouts.Layout:

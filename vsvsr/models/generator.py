@@ -99,8 +99,9 @@ class SpatioTemporalGenerator(nn.Module):
         return self.unshuffle
 
     def to_channels_last(self) -> SpatioTemporalGenerator:
-        """Channels-last 2D convolutions, which oneDNN runs faster on CPU (bench/models.py);
-        the 3D and 1D layers keep their layout. Outputs are unchanged up to rounding."""
+        """Channels-last 2D convolutions, the layout cuDNN's half-precision kernels want (the
+        engine uses it on CUDA only; bench/models.py times both layouts on CPU); the 3D and 1D
+        layers keep their layout. Outputs are unchanged up to rounding."""
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 module.to(memory_format=torch.channels_last)
