@@ -65,6 +65,14 @@ TEST = [
     "onnxruntime>=1.20",   # checks that exported graphs reproduce torch's output
     "selenium>=4.20",      # drives Debian's headless chromium to check the evaluation report
     "vapoursynth-mlrt-ort==17.1.1",  # core.ort.Model: runs the exported ONNX graph in the recipe test
+    "httpx2>=2.16",        # FastAPI's TestClient (starlette deprecates plain httpx) drives vsvsr serve's API
+]
+
+# vsvsr serve: the local website (the page and its JSON API) over the same pipeline as vsvsr upscale.
+SERVE = [
+    "fastapi>=0.110",          # routes, typed query parameters, JSON errors
+    "uvicorn>=0.29",           # the ASGI server that vsvsr serve runs
+    "python-multipart>=0.0.9", # multipart uploads (FastAPI's File and Form)
 ]
 
 # ---- the VapourSynth plugin shim: core.vsr (vsvsr/native/vsr_shim.c) ---------------------------
@@ -152,9 +160,9 @@ setup(
     description="Spatio-temporal SRGAN video super-resolution for VapourSynth and ffmpeg",
     python_requires=">=3.12",
     packages=find_packages(include=["vsvsr", "vsvsr.*", "training", "training.*"]),
-    package_data={"training.data": ["evalset_*.json"], "training": ["configs/*.yaml"]},
+    package_data={"training.data": ["evalset_*.json"], "training": ["configs/*.yaml"], "vsvsr.serve": ["static/*"]},
     install_requires=RUNTIME,
-    extras_require={"test": TEST},
+    extras_require={"test": TEST + SERVE, "serve": SERVE},  # the tests drive the website
     entry_points={"console_scripts": ["vsvsr = vsvsr.cli:main"]},
     cmdclass={"build": build_with_vsplugin, "build_vsplugin": build_vsplugin},
     distclass=PlatformDistribution,
