@@ -151,7 +151,9 @@ function showPsnr() {
   const x = (i) => (rows.length > 1 ? (i / (rows.length - 1)) * 600 : 300);
   const y = (v) => 160 - ((v - lo) / (hi - lo)) * 160;
   const line = (key) => `<polyline class="${key}" points="${rows.map((r, i) => `${x(i)},${y(r[key])}`).join(" ")}"/>`;
-  $("psnr-plot").innerHTML = `${line("bicubic")}${line("output")}<line class="current" x1="${x(frame)}" x2="${x(frame)}" y1="0" y2="160"/>`;
+  const legend = `<text x="6" y="14" class="output">${job.model}</text><text x="6" y="30" class="bicubic">bicubic</text>`;
+  $("psnr-plot").innerHTML = `${line("bicubic")}${line("output")}${legend}` +
+    `<line class="current" x1="${x(frame)}" x2="${x(frame)}" y1="0" y2="160"/>`;
 }
 
 $("frame").addEventListener("change", loadPreview);
