@@ -79,6 +79,14 @@ TEST = [
     "onnxruntime>=1.20",   # checks that exported graphs reproduce torch's output
     "selenium>=4.20",      # drives Debian's headless chromium to check the evaluation report
     "vapoursynth-mlrt-ort>=17",  # core.ort.Model: runs the exported ONNX graph in the recipe test
+    "httpx2>=2.16",        # FastAPI's TestClient (starlette deprecates plain httpx) drives vsvsr serve's API
+]
+
+# vsvsr serve: the local website (the page and its JSON API) over the same pipeline as vsvsr upscale.
+SERVE = [
+    "fastapi>=0.110",          # routes, typed query parameters, JSON errors
+    "uvicorn>=0.29",           # the ASGI server that vsvsr serve runs
+    "python-multipart>=0.0.9", # multipart uploads (FastAPI's File and Form)
 ]
 
 # What the library reads at run time ships inside it: the top-level folders users browse become
@@ -177,10 +185,13 @@ setup(
     package_data={
         "training.data": ["evalset_*.json"],
         "training": ["configs/*.yaml"],
+        "vsvsr.serve": ["static/*"],  # vsvsr serve's page
         **{package: patterns for package, (_, patterns) in SHIPPED.items()},
     },
     install_requires=RUNTIME,
-    extras_require={"scripts": SCRIPTS, "onnx": ONNX, "eval": EVAL, "train": TRAIN, "test": TEST},
+    # The tests drive the website too.
+    extras_require={"scripts": SCRIPTS, "onnx": ONNX, "eval": EVAL, "train": TRAIN, "test": TEST + SERVE,
+                    "serve": SERVE},  # fmt: skip
     entry_points={"console_scripts": ["vsvsr = vsvsr.cli:main"]},
     cmdclass={"build": build_with_vsplugin, "build_vsplugin": build_vsplugin},
     distclass=PlatformDistribution,

@@ -5,6 +5,7 @@
     vsvsr models               # models, parameters, shipped weights and their metrics
     vsvsr export-onnx --weights my.safetensors --window 5 srgan_w5.onnx
     vsvsr demo                 # the built-in sample through core.vsr.SRGAN, vspipe and x264
+    vsvsr serve                # the local website: upload, compare before and after, download
 
 Every error is one line on stderr and a non-zero exit status. Nothing heavy is imported before
 `main` runs (torch takes seconds to import), so Ctrl-C at any moment is one line and exit 130.
@@ -145,6 +146,34 @@ def _export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from .serve import ServeOptions, create_app
+    except ImportError as err:
+        raise ValueError(f"vsvsr serve needs {err.name}; install the website's libraries with pip install 'vsvsr[serve]'") from None
+    from . import weights
+
+    offered = weights.shipped()
+    for path in map(Path, args.weights or ()):
+        weights.read_descriptor(path)  # a missing or foreign file fails here, not in the first job
+        offered[path.stem] = path
+    options = ServeOptions(workers=args.workers, max_upload_mb=args.max_upload_mb, keep_hours=args.keep_hours,
+                           models=offered, **({"cache": Path(args.cache)} if args.cache else {}))  # fmt: skip
+    log = logging.getLogger("vsvsr")
+    if args.host not in LOOPBACK_HOSTS:
+        log.warning("listening on %s: there is no authentication, so anyone who reaches port %d can upload files and "
+                    "run jobs on this machine; bind 127.0.0.1 (the default) unless the network is yours", args.host, args.port)  # fmt: skip
+    log.info("the website: http://%s:%d/ (results kept %g hours in %s; Ctrl-C stops)",
+             f"[{args.host}]" if ":" in args.host else args.host, args.port, options.keep_hours, options.cache)  # fmt: skip
+    uvicorn.run(create_app(options), host=args.host, port=args.port, log_level="warning", access_log=False)
+    return 0
+
+
 class _StderrHandler(logging.Handler):
     """Log lines on stderr through tqdm, so they do not break a progress bar."""
 
@@ -218,6 +247,19 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     demo.add_argument("--frames", type=int, default=24, help="frames in the sample clip (default: 24)")
     demo.set_defaults(run=_demo)
+
+    serve = sub.add_parser("serve", help="the local website: upload a clip, compare before and after, download",
+                           description="Serve the page and its JSON API; jobs run through vsvsr upscale's pipeline.")  # fmt: skip
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="jobs that run at once, each one at a time (default: 1)")
+    serve.add_argument("--max-upload-mb", type=float, default=500, metavar="N", help="largest upload in MB (default: 500)")
+    serve.add_argument("--keep-hours", type=float, default=24, metavar="H",
+                       help="hours a finished job's files stay before they are removed (default: 24)")  # fmt: skip
+    serve.add_argument("--cache", metavar="DIR", help="folder for uploads and results (default: $XDG_CACHE_HOME/vsvsr/serve)")
+    serve.add_argument("--weights", action="append", metavar="FILE",
+                       help="also offer this .safetensors file, named by its file name without .safetensors (repeatable)")  # fmt: skip
+    serve.set_defaults(run=_serve)
     return parser
 
 

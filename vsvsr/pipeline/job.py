@@ -89,9 +89,13 @@ class _Plan:
         return pixel_format(self.encode.pix_fmt).rgb
 
 
-def upscale(options: UpscaleOptions, progress: bool = True) -> UpscaleReport:
+def upscale(options: UpscaleOptions, progress: bool = True,
+            on_frame: Callable[[int, int], None] | None = None) -> UpscaleReport:  # fmt: skip
     """Run the job; PipelineError (one line, naming the fix) on any failure, Interrupted on
-    Ctrl-C. Either way nothing is left under OUTPUT, and finished segments stay for --resume."""
+    Ctrl-C. Either way nothing is left under OUTPUT, and finished segments stay for --resume.
+
+    `on_frame(done, total)` is called once the frame count is known and after every frame (for
+    progress shown elsewhere, as by vsvsr serve); an exception it raises stops the job the same way."""
     began = time.monotonic()
     plan = _plan(options)
     _dry_run(plan)
@@ -102,7 +106,7 @@ def upscale(options: UpscaleOptions, progress: bool = True) -> UpscaleReport:
         server = plan.engine.clip(None, found.frames, found.cuts)
         segments = plan_segments(found.frames, server.grid.stride, options.segment_frames)
         streaming = time.monotonic()
-        upscaled, evaluated = _upscale_segments(plan, work, found, server, segments, progress)
+        upscaled, evaluated = _upscale_segments(plan, work, found, server, segments, progress, on_frame)
         streaming = time.monotonic() - streaming
         list_file = work.path / "segments.txt"
         list_file.write_text(concat_list([(work.segment_file(s), s.frames) for s in segments], plan.video.rate))
@@ -151,7 +155,7 @@ def _plan(options: UpscaleOptions) -> _Plan:
 
 
 def _upscale_segments(plan: _Plan, work: WorkDir, found: Scan, server: ClipServer, segments: list[Segment],
-                      progress: bool) -> tuple[int, int]:  # fmt: skip
+                      progress: bool, on_frame: Callable[[int, int], None] | None) -> tuple[int, int]:  # fmt: skip
     """Upscale and encode the segments not finished yet; (frames upscaled, generator evaluations)."""
     options, video, engine = plan.options, plan.video, plan.engine
     log.info("%s: %dx%d at %s fps, %d frames, %d scene cuts -> %dx%d %s %s", options.input, video.width, video.height,
@@ -164,6 +168,15 @@ def _upscale_segments(plan: _Plan, work: WorkDir, found: Scan, server: ClipServe
     evaluated = engine.frames_evaluated
     with tqdm(total=found.frames, initial=found.frames - upscaled, unit="frame", desc="upscale", file=sys.stderr,
               disable=not progress, dynamic_ncols=True) as bar:  # fmt: skip
+        done = found.frames - upscaled  # counted here: a disabled bar counts nothing
+
+        def report(frames: int = 0) -> None:
+            nonlocal done
+            done += frames
+            if on_frame is not None:
+                on_frame(done, found.frames)
+
+        report()
         if todo:
             # The decoder starts at the first frame the first unfinished segment's windows read.
             first = server.sources_for(todo[0].first)[0]
@@ -171,7 +184,7 @@ def _upscale_segments(plan: _Plan, work: WorkDir, found: Scan, server: ClipServe
                                                                  options.vf_pre, options.start, options.end,
                                                                  first) as frames:  # fmt: skip
                 for segment in todo:
-                    _encode_segment(segment, work, plan.encoder, server, frames, bar, interrupt)
+                    _encode_segment(segment, work, plan.encoder, server, frames, bar, interrupt, report)
     return upscaled, engine.frames_evaluated - evaluated
 
 
@@ -291,13 +304,15 @@ def _check_damage(found: Scan, options: UpscaleOptions) -> None:
 
 
 def _encode_segment(segment: Segment, work: WorkDir, encoder: Callable[[Path], list[str]], server: ClipServer,
-                    frames: DecodedFrames, bar: tqdm, interrupt: DeferredInterrupt) -> None:  # fmt: skip
+                    frames: DecodedFrames, bar: tqdm, interrupt: DeferredInterrupt,
+                    report: Callable[[int], None]) -> None:  # fmt: skip
     with SegmentEncoder(work.segment_file(segment), encoder) as writer:
         for n in range(segment.first, segment.end):
             interrupt.check()
             frames.release_before(server.sources_for(n)[0])  # what no later window reads
             writer.write(server.frame(n, source=frames))
             bar.update()
+            report(1)
         writer.finish()
     work.finish(segment)
 
