@@ -48,7 +48,7 @@ def test_manifest_records_the_sources_the_clips_read():
 
 
 def test_damaged_cache_is_rebuilt(clips, cache):
-    victim = cache / evalset.SETS["builtin"].version / clips[0].name / "0003.png"
+    victim = evalset.SETS["builtin"].folder(cache) / clips[0].name / "0003.png"
     Image.new("RGB", (8, 8)).save(victim)
     assert torch.equal(evalset.named("builtin", cache)[0].hr, clips[0].hr)
 

@@ -337,7 +337,7 @@ def run(args: argparse.Namespace) -> int:
 
 def dataset_label(settings: EvalSettings) -> str:
     """How tables name the condition: the set (or folder) and, if any, the compression."""
-    name = settings.data if settings.data in evalset.SETS else Path(settings.data).name
+    name = evalset.label(settings.data)
     return name if settings.compression == "none" else f"{name}, {settings.compression}"
 
 

@@ -103,8 +103,7 @@ class Bar:
 
 def condition_key(data: str, scale: int, compression: str) -> str:
     """How tables and metrics name a condition, e.g. "unseen-x2-h264"."""
-    label = data if data in evalset.SETS else Path(data).name
-    return f"{label}-x{scale}-{compression}"
+    return f"{evalset.label(data)}-x{scale}-{compression}"
 
 
 def window_1(name: str) -> str:

@@ -9,7 +9,7 @@
   user's footage looks like to the model. The shipping bars are measured on it.
 
 Clips are rebuilt on first use into ``$XDG_CACHE_HOME/vsvsr/evalset/<set>/<version>/``
-(default ``~/.cache``; the builtin set keeps its old place, ``evalset/<version>/``) and each
+(default ``~/.cache``) and each
 is checked against its set's committed hash manifest, so everyone evaluates on the same
 pixels. HR sides are multiples of 4, so x2 and x4 share one ground truth; the LR inputs are
 made from it by vsvsr.resize.downsample (bicubic or bilinear, the paper's two conditions),
@@ -148,7 +148,7 @@ class EvalSet:
         return Path(__file__).parent / self.manifest_name
 
     def folder(self, cache: Path) -> Path:
-        return cache / self.version if self.name == "builtin" else cache / self.name / self.version
+        return cache / self.name / self.version
 
 
 SETS = {
@@ -163,6 +163,11 @@ SETS = {
 def cache_root() -> Path:
     """Where built clips are kept: $XDG_CACHE_HOME/vsvsr/evalset (default ~/.cache/...)."""
     return vsvsr_cache_root() / "evalset"
+
+
+def label(data: str) -> str:
+    """How tables name `data`: a built-in set by its name, a folder by its last part."""
+    return data if data in SETS else Path(data).name
 
 
 def clips(data: str) -> list[Clip]:
