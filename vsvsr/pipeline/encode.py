@@ -22,8 +22,9 @@ from typing import Self
 import ffmpeg
 import torch
 
+from ..colour import Colour
 from .decode import PIPE_FORMAT
-from .probe import Colour, PixelFormat, pixel_format
+from .probe import PixelFormat, pixel_format
 from .scan import VideoFormat
 from .tools import Child, PipelineError, command, run, with_filters
 

@@ -31,11 +31,12 @@ import torch
 from tqdm import tqdm
 
 from .. import __version__, weights
+from ..colour import Colour
 from ..engine import ClipServer, Engine, Settings
 from .decode import DecodedFrames
 from .encode import EncodeOptions, SegmentEncoder, encoder_command, resolve
 from .mux import concat_list, mux, plan_streams
-from .probe import Colour, PixelFormat, Source, pixel_format, probe
+from .probe import PixelFormat, Source, pixel_format, probe
 from .scan import Scan, VideoFormat, scan, video_format
 from .segments import Segment, WorkDir, plan_segments
 from .tools import DeferredInterrupt, Interrupted, PipelineError, ffprobe_json, tool
