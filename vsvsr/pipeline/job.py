@@ -18,7 +18,6 @@ import dataclasses
 import functools
 import hashlib
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ import torch
 from tqdm import tqdm
 
 from .. import __version__, weights
+from ..atomic import commit
 from ..colour import Colour
 from ..engine import ClipServer, Engine, Settings
 from .decode import DecodedFrames
@@ -112,7 +112,7 @@ def upscale(options: UpscaleOptions, progress: bool = True,
         list_file = work.path / "segments.txt"
         list_file.write_text(concat_list([(work.segment_file(s), s.frames) for s in segments], plan.video.rate))
         mux(list_file, plan.source, work.joined, plan.streams, plan.colour, plan.rgb_out, options.start, options.end)
-        os.replace(work.joined, options.output)
+        commit(work.joined, options.output)
     except KeyboardInterrupt:
         _abandon(work)
         if not work.finished:

@@ -32,6 +32,7 @@ from typing import Any
 
 from .. import weights
 from ..atomic import atomic_path
+from ..cache import cache_root
 from ..engine import Settings
 from ..pipeline import EncodeOptions, PipelineError, UpscaleOptions, upscale
 from . import media
@@ -44,7 +45,7 @@ STOP_WAIT_S = 10  # how long shutdown waits for a running job to stop at its nex
 
 
 def default_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vsvsr" / "serve"
+    return cache_root() / "serve"
 
 
 @dataclass(frozen=True)
