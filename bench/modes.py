@@ -20,7 +20,7 @@ import time
 import torch
 
 from training.data import evalset  # the benchmark may use the training package's data
-from training.evaluate import downsample, lr_motion, score, upscale_with_engine
+from training.scoring import downsample, lr_motion, score, upscale_with_engine
 from vsvsr import weights
 from vsvsr.engine import MODES, Engine, Settings, WindowGrid
 

@@ -144,7 +144,7 @@ def evaluation_rows(path: str, settings: dict) -> list[str]:
 def position_rows(path: str, settings: dict, max_clips: int) -> list[str]:
     """PSNR-Y per window position in fast mode (edge frames see one side only)."""
     from training.data import evalset  # the benchmark may use the training package's data
-    from training.evaluate import EvalSettings, psnr_by_window_position
+    from training.scoring import EvalSettings, psnr_by_window_position
 
     eval_settings = EvalSettings(2, device=settings.get("device", "cpu"), precision=settings.get("precision"))
     by_position = psnr_by_window_position(weights.load(path), evalset.named("builtin")[:max_clips], eval_settings)

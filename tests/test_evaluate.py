@@ -15,7 +15,7 @@ from PIL import Image
 from skimage import data
 
 from training.__main__ import main
-from training.evaluate import EvalSettings, lr_input
+from training.scoring import EvalSettings, lr_input
 from training.report import TABLE_COLUMNS
 from vsvsr import models, weights
 
@@ -211,7 +211,7 @@ def _render(index: Path) -> dict:
 
 def test_window_versus_static_tells_a_moving_clip_from_a_still_one():
     from training.data.evalset import Clip
-    from training.evaluate import EvalSettings, window_versus_static
+    from training.scoring import EvalSettings, window_versus_static
 
     torch.manual_seed(0)
     model = models.build("lite")

@@ -13,7 +13,7 @@ Clips are rebuilt on first use into ``$XDG_CACHE_HOME/vsvsr/evalset/<set>/<versi
 is checked against its set's committed hash manifest, so everyone evaluates on the same
 pixels. HR sides are multiples of 4, so x2 and x4 share one ground truth; the LR inputs are
 made from it by vsvsr.resize.downsample (bicubic or bilinear, the paper's two conditions),
-and for the compressed conditions then encoded by a real codec (training.evaluate).
+and for the compressed conditions then encoded by a real codec (training.scoring).
 
 After a deliberate change to a set's clips or their sources, bump its version and rewrite
 its manifest:  python -m training.data.evalset --write-manifest unseen
