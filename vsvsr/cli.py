@@ -7,7 +7,8 @@
     vsvsr demo                 # the built-in sample through core.vsr.SRGAN, vspipe and x264
     vsvsr serve                # the local website: upload, compare before and after, download
 
-Every error is one line on stderr and a non-zero exit status. Nothing heavy is imported before
+A mistake the user can fix (vsvsr.errors.UserError) is one line on stderr and exit status 2;
+any other exception is a bug and shows its traceback. Nothing heavy is imported before
 `main` runs (torch takes seconds to import), so Ctrl-C at any moment is one line and exit 130.
 """
 
@@ -23,6 +24,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .errors import UsageError, UserError
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
@@ -30,7 +32,7 @@ EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
 
 def _demo(args: argparse.Namespace) -> int:
     if any(importlib.util.find_spec(m) is None for m in ("PIL", "skimage")):  # the sample photo and the picture
-        raise ValueError("vsvsr demo needs the eval extra (Pillow, scikit-image); install it: pip install 'vsvsr[eval]'")
+        raise UsageError("vsvsr demo needs the eval extra (Pillow, scikit-image); install it: pip install 'vsvsr[eval]'")
     from .demo import run_demo
 
     video, picture, psnr = run_demo(Path(args.out), frames=args.frames)
@@ -66,7 +68,7 @@ def _upscale(args: argparse.Namespace) -> int:
     from .pipeline import EncodeOptions, UpscaleOptions, upscale
 
     if args.scale not in (2, 4):
-        raise ValueError(f"--scale must be 2 or 4, not {args.scale}; for other sizes add a resize with --vf-post")
+        raise UsageError(f"--scale must be 2 or 4, not {args.scale}; for other sizes add a resize with --vf-post")
     options = UpscaleOptions(
         input=Path(args.input),
         output=Path(args.output),
@@ -155,7 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
 
         from .serve import ServeOptions, create_app
     except ImportError as err:
-        raise ValueError(f"vsvsr serve needs {err.name}; install the website's libraries with pip install 'vsvsr[serve]'") from None
+        raise UsageError(f"vsvsr serve needs {err.name}; install the website's libraries with pip install 'vsvsr[serve]'") from None
     from . import weights
 
     offered = weights.shipped()
@@ -275,15 +277,14 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     _log_to_stderr()
-    from . import weights
-    from .pipeline import Interrupted, PipelineError
+    from .pipeline import Interrupted
 
     try:
         return args.run(args)
     except Interrupted as err:
         print(f"vsvsr {args.command}: {err}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (PipelineError, weights.WeightsError, ValueError) as err:
+    except UserError as err:  # anything else is a bug: its traceback shows
         print(f"vsvsr {args.command}: {err}", file=sys.stderr)
         return EXIT_ERROR
 

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .atomic import atomic_path
+from .errors import UsageError
 from .engine import WindowGrid
 from .models import SpatioTemporalGenerator
 
@@ -47,9 +48,9 @@ class CentreFrameGraph(nn.Module):
 def export_onnx(model: SpatioTemporalGenerator, window: int, path: str | os.PathLike) -> Path:
     """Write `model` (fp32, eval) as a fixed-window ONNX graph to `path`, atomically."""
     if window < 1:
-        raise ValueError(f"window must be at least 1 frame, not {window}")
+        raise UsageError(f"window must be at least 1 frame, not {window}")
     if importlib.util.find_spec("onnx") is None:  # torch.onnx.export writes through it
-        raise ValueError("exporting ONNX needs the onnx package; install it: pip install 'vsvsr[onnx]'")
+        raise UsageError("exporting ONNX needs the onnx package; install it: pip install 'vsvsr[onnx]'")
     graph = CentreFrameGraph(model.float().eval(), window)
     example = torch.rand(1, 3 * window, EXAMPLE_SIZE, EXAMPLE_SIZE)
     path = Path(path)

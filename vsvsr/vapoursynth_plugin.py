@@ -18,8 +18,8 @@ import torch
 import vapoursynth as vs
 
 from .engine import Settings
+from .errors import UserError
 from .vsfilter import check_clip, check_integers, colour_of, default_model, engine_for, from_rgbs, to_rgbs, upscale_rgbs
-from .weights import WeightsError
 
 __all__ = ["SRGAN"]
 
@@ -78,7 +78,7 @@ def SRGAN(
     try:
         settings = Settings(scale, window, mode, tile, overlap, device, precision)
         engine = engine_for(weights or model or default_model(), settings, num_streams)
-    except (WeightsError, ValueError) as err:
+    except UserError as err:
         raise vs.Error(f"vsr.SRGAN: {err}") from None
     if engine.settings.device.type == "cpu":
         # Process-wide, like VapourSynth's own thread count, which it follows by default.

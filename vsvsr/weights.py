@@ -25,6 +25,7 @@ import safetensors.torch
 
 from . import models
 from .atomic import atomic_path
+from .errors import UserError
 from .resources import weights_folder
 
 FORMAT_VERSION = 1
@@ -34,7 +35,7 @@ DOWNSAMPLES = ("bicubic", "bilinear")
 DEFAULT_MODEL = "lite"  # the best shipped model: the default of core.vsr.SRGAN and vsvsr upscale
 
 
-class WeightsError(ValueError):
+class WeightsError(UserError, ValueError):
     """A weights file or name that cannot give the requested model; the message says why."""
 
 

@@ -33,6 +33,7 @@ import torch
 from PIL import Image
 
 from vsvsr.cache import cache_root as vsvsr_cache_root
+from vsvsr.errors import UserError
 
 from . import sources
 from .motion import CameraMotion, photo_sequence
@@ -43,7 +44,7 @@ MIN_SIDE = 48  # tOF and tLP crop TecoGAN's borders and need 48x48 frames
 FRAME_SUFFIXES = (".png",)
 
 
-class EvalDataError(RuntimeError):
+class EvalDataError(UserError, RuntimeError):
     """Evaluation data that cannot be used as it is; the message says what to do."""
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ..errors import UsageError
 from .windows import MODES
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -76,12 +77,12 @@ def resolve_device(name: str | None) -> torch.device:
     except (RuntimeError, TypeError):
         device = None
     if device is None or device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be cpu, cuda or cuda:N (N: the GPU's number), not {name!r}; pass one of those "
+        raise UsageError(f"device must be cpu, cuda or cuda:N (N: the GPU's number), not {name!r}; pass one of those "
                          "(cpu works everywhere)")  # fmt: skip
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device is 'cuda' but torch sees no CUDA device; use device='cpu'")
+        raise UsageError("device is 'cuda' but torch sees no CUDA device; use device='cpu'")
     if device.index is not None and device.index >= torch.cuda.device_count():
-        raise ValueError(f"device must be a GPU torch sees, not {name!r}: it sees {torch.cuda.device_count()}; "
+        raise UsageError(f"device must be a GPU torch sees, not {name!r}: it sees {torch.cuda.device_count()}; "
                          f"pass cuda:0 to cuda:{torch.cuda.device_count() - 1}")  # fmt: skip
     return device
 
@@ -90,25 +91,25 @@ def resolve(settings: Settings, window: int, tile: int, size_multiple: int = 1) 
     """Concrete settings for a model trained with `window` frames and inference tile `tile`.
     Raises ValueError with the rule broken and the fix."""
     if settings.scale not in SCALES:
-        raise ValueError(f"scale must be 2 or 4, not {settings.scale}")
+        raise UsageError(f"scale must be 2 or 4, not {settings.scale}")
     if settings.mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
+        raise UsageError(f"mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
     window = settings.window if settings.window is not None else window
     if window < 1:
-        raise ValueError(f"window must be at least 1 frame, not {window}")
+        raise UsageError(f"window must be at least 1 frame, not {window}")
     tile = settings.tile if settings.tile is not None else tile
     if tile < max(MIN_TILE, size_multiple):
-        raise ValueError(f"tile must be at least {max(MIN_TILE, size_multiple)} pixels, not {tile}")
+        raise UsageError(f"tile must be at least {max(MIN_TILE, size_multiple)} pixels, not {tile}")
     overlap = settings.overlap if settings.overlap is not None else max(2, tile // 16)
     if not 0 <= overlap <= tile // 4:
-        raise ValueError(f"overlap must be between 0 and tile / 4 ({tile // 4}), not {overlap}")
+        raise UsageError(f"overlap must be between 0 and tile / 4 ({tile // 4}), not {overlap}")
     if settings.batch < 1:
-        raise ValueError(f"batch must be at least 1, not {settings.batch}")
+        raise UsageError(f"batch must be at least 1, not {settings.batch}")
 
     device = resolve_device(settings.device)
     precision = settings.precision or default_precision(device)
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+        raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     # On CPU, oneDNN runs these convolutions faster in NCHW, fp32 and bf16 alike (bench/models.py);
     # cuDNN's half-precision kernels want channels-last.
     channels_last = device.type == "cuda"
