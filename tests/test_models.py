@@ -182,13 +182,6 @@ def test_build_overrides_and_errors():
         models.build("huge")
 
 
-def test_frame_evaluation_counter(lite):
-    with torch.no_grad():
-        lite(torch.rand(2, 5, 3, 8, 8))
-        models.upscale(lite, torch.rand(1, 3, 3, 8, 8), scale=4)
-    assert lite.frames_evaluated == 2 * 5 + 2 * 3
-
-
 def test_low_precision_body_keeps_float32_skip(lite):
     x = torch.rand(1, 3, 3, 16, 16)
     with torch.no_grad():

@@ -110,8 +110,9 @@ def resolve(settings: Settings, window: int, tile: int, size_multiple: int = 1) 
     precision = settings.precision or default_precision(device)
     if precision not in PRECISIONS:
         raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    # On CPU, oneDNN runs these convolutions faster in NCHW, fp32 and bf16 alike (bench/models.py);
-    # cuDNN's half-precision kernels want channels-last.
+    # On CPU, oneDNN runs these convolutions faster in NCHW, fp32 and bf16 alike (bench/models.py:
+    # channels-last was 10-40% slower); on CUDA, channels-last is the layout cuDNN's half-precision
+    # (tensor core) kernels take, by NVIDIA's guidance: no GPU run in bench/ has measured it.
     channels_last = device.type == "cuda"
     return Resolved(settings.scale, window, settings.mode, tile, overlap, device, precision,
                     settings.batch, channels_last)  # fmt: skip

@@ -42,8 +42,7 @@ class WindowUpscaler:
             self._slots.put(None)
 
         # Whole frames into the generator, and whole frames out of it (a tiled frame counts
-        # once; the generator's own counter counts tile-frames). Frames in but not out were
-        # context only: they skipped the trunk.
+        # once). Frames in but not out were context only: they skipped the trunk.
         self.frames_evaluated = 0
         self.frames_produced = 0
 

@@ -91,17 +91,14 @@ class SpatioTemporalGenerator(nn.Module):
         # The detail starts small, so a fresh generator is close to its bicubic skip.
         scale_init_([m for m in self.upsample if isinstance(m, nn.Conv2d)][-1], 0.1)
 
-        # Generator frame-evaluations, for the engine's cost accounting (frames in, not windows).
-        self.frames_evaluated = 0
-
     @property
     def size_multiple(self) -> int:
         return self.unshuffle
 
     def to_channels_last(self) -> SpatioTemporalGenerator:
-        """Channels-last 2D convolutions, the layout cuDNN's half-precision kernels want (the
-        engine uses it on CUDA only; bench/models.py times both layouts on CPU); the 3D and 1D
-        layers keep their layout. Outputs are unchanged up to rounding."""
+        """Channels-last 2D convolutions; the 3D and 1D layers keep their layout. Outputs are
+        unchanged up to rounding. The engine uses it on CUDA only (why: engine/settings.py);
+        on CPU it was 10-40% slower (bench/models.py)."""
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 module.to(memory_format=torch.channels_last)
@@ -120,7 +117,6 @@ class SpatioTemporalGenerator(nn.Module):
         kept = range(t)[keep if keep is not None else slice(None)]
         if kept.step != 1 or not kept:
             raise ValueError(f"keep must select consecutive frames of the {t}-frame window, not {keep}")
-        self.frames_evaluated += b * t
         wanted = frames[:, kept.start : kept.stop].reshape(b * len(kept), c, h, w)
         base = F.interpolate(wanted.float(), scale_factor=2, mode="bicubic", align_corners=False)
         detail = self._detail(frames.to(self.expand.weight.dtype).transpose(1, 2), kept)
