@@ -89,19 +89,19 @@ def speed_rows(path: str, settings: dict, frames: int) -> list[str]:
     model = engine.upscaler.model
     crops = torch.stack([grid.crop(window, t) for t in grid.tiles]).to(cfg.device)  # (tiles, T, 3, tile, tile)
 
-    # The windows VapourSynth's run computed, each keeping the frames it produces.
-    keeps = [slice(w.position(w.first), w.position(w.first) + w.count) for w in engine.grid(frames).windows()]
+    # The windows VapourSynth's run computed, each with the frames it produces.
+    produced = [slice(w.position(w.first), w.position(w.first) + w.count) for w in engine.grid(frames).windows()]
 
-    def tiled(keep: slice | None = None) -> None:
+    def tiled(produce: slice | None = None) -> None:
         for i in range(0, len(crops), cfg.batch):
-            model(crops[i : i + cfg.batch], keep)
+            model(crops[i : i + cfg.batch], produce)
 
     def untiled() -> None:
         model(window[None].to(cfg.device))
 
     def raw() -> None:  # the same work as VapourSynth's run, on the same tiles
-        for keep in keeps:
-            tiled(keep)
+        for produce in produced:
+            tiled(produce)
 
     with torch.inference_mode():
         t_tiled, t_untiled = best_of(tiled), best_of(untiled)

@@ -279,8 +279,9 @@ class Degradations:
     """All nine, applied in the paper's order, then the codec (compression comes last, as it
     does to real footage), each with its own chance `p` (0: never).
 
-    `stage` says where: "lr" degrades the generator's input after downsampling (the default);
-    "hr" degrades the HR frames before they are downsampled. Targets stay clean either way.
+    `stage` (a YAML key older than the glossary: read it as "side") says which side of the
+    downsampling: "lr" degrades the generator's input after downsampling (the default); "hr"
+    degrades the HR frames before they are downsampled. Targets stay clean either way.
     """
 
     stage: str = "lr"

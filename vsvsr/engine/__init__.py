@@ -50,7 +50,7 @@ class Engine:
 
     def clip(self, length: int, cache_windows: int = 2) -> ClipServer:
         """Upscaled frames of a clip of `length` frames, by index. x4 is the paper's cascade: a
-        second x2 level whose source is the first, so engine x4 is exactly engine x2 applied to
+        second x2 pass whose source is the first, so engine x4 is exactly engine x2 applied to
         engine x2's output (every frame entering the second pass had its own window's context)."""
         s = self.settings
         return ClipServer(self.upscaler, length, s.window, s.mode, s.scale // 2, cache_windows)

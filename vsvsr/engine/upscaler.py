@@ -22,7 +22,7 @@ from .tiles import TileGrid
 
 class WindowUpscaler:
     """(T, 3, h, w) float32 frames in [0, 1] -> (K, 3, 2h, 2w) float32 in [0, 1], on CPU, for
-    the K <= T frames kept.
+    the K <= T frames it is asked to produce.
 
     Safe to call from several threads: on CPU calls run one at a time (each already uses all
     of torch's threads); on CUDA up to `num_streams` run concurrently, each on its own stream.
@@ -46,18 +46,18 @@ class WindowUpscaler:
         self.frames_evaluated = 0
         self.frames_produced = 0
 
-    def __call__(self, frames: torch.Tensor, keep: slice | None = None) -> torch.Tensor:
-        """The window's upscaled frames, or only the consecutive positions `keep` selects (the
+    def __call__(self, frames: torch.Tensor, produce: slice | None = None) -> torch.Tensor:
+        """The window's upscaled frames, or only the consecutive positions `produce` selects (the
         others are then context only, and cost less: see the generator's `forward`)."""
         with self._slot() as stream, torch.inference_mode():
             self.frames_evaluated += frames.shape[0]
-            out = self._x2(frames.to(self.settings.device, non_blocking=True), keep).cpu()
+            out = self._x2(frames.to(self.settings.device, non_blocking=True), produce).cpu()
             self.frames_produced += out.shape[0]
             if stream is not None:
                 stream.synchronize()
             return out
 
-    def _x2(self, frames: torch.Tensor, keep: slice | None) -> torch.Tensor:
+    def _x2(self, frames: torch.Tensor, produce: slice | None) -> torch.Tensor:
         """One generator pass over a whole window: tile, batch, merge, clamp."""
         t, c, h, w = frames.shape
         grid = TileGrid(h, w, self.settings.tile, self.settings.overlap)
@@ -65,7 +65,7 @@ class WindowUpscaler:
         step = self.settings.batch
         for i in range(0, len(grid.tiles), step):
             crops = torch.stack([grid.crop(frames, tile) for tile in grid.tiles[i : i + step]])  # (B, T, 3, th, tw)
-            upscaled.extend(self.model(crops, keep))  # B x (K, 3, 2th, 2tw), float32
+            upscaled.extend(self.model(crops, produce))  # B x (K, 3, 2th, 2tw), float32
         return grid.merge(upscaled).clamp_(0, 1)
 
     @contextmanager

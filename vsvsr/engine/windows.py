@@ -16,7 +16,7 @@ Three layouts, `mode`:
   frames per output frame.
 
 Frames a window holds only as context pass the generator's temporal part and skip its
-frame-by-frame trunk (the generator's `keep`), so each output frame goes through the trunk
+frame-by-frame trunk (the generator's `produce`), so each output frame goes through the trunk
 once in every mode. For lite (FLOPs per LR pixel: temporal part 35k, the rest 216k; its
 temporal part moves more data per FLOP) `bench/modes.py` measures per output frame: context
 about 1.2-1.3x fast, centre 2-2.5x from run to run (not 1.67x and 5x).
