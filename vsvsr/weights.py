@@ -63,6 +63,16 @@ class ModelDescriptor:
     def size_multiple(self) -> int:
         return int(self.arch_params.get("unshuffle", 1))
 
+    @property
+    def temporal(self) -> bool:
+        """A window of frames in (engine/network.py); community single-image models are not."""
+        return True
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """Ours keep the bicubic skip and the sum in float32, so every precision is sound."""
+        return ("fp32", "fp16", "bf16")
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
