@@ -87,10 +87,16 @@ def resolve_device(name: str | None) -> torch.device:
     return device
 
 
+def scales_reached(network_scale: int) -> tuple[int, ...]:
+    """The scales a network of `network_scale` reaches: its own once, then repeated on its own
+    output (x2: 2 and 4); an x1 network only 1."""
+    return tuple(network_scale**k for k in range(1, (MAX_PASSES if network_scale > 1 else 1) + 1))
+
+
 def passes(scale: int, network_scale: int) -> int:
-    """How many times a network of `network_scale` runs to upscale by `scale`: its own scale
-    once, or repeated on its own output (x2 twice for 4). ValueError naming the scales it reaches."""
-    reached = [network_scale**k for k in range(1, (MAX_PASSES if network_scale > 1 else 1) + 1)]
+    """How many times a network of `network_scale` runs to upscale by `scale`. ValueError naming
+    the scales it reaches."""
+    reached = scales_reached(network_scale)
     if scale not in reached:
         runs = f"; {reached[-1]} runs it twice" if len(reached) > 1 else ""
         raise ValueError(f"scale must be {' or '.join(map(str, reached))}, not {scale}: the model is x{network_scale}"
