@@ -16,6 +16,7 @@ detects the architecture from the tensors and builds it.
 from __future__ import annotations
 
 import pickle
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,11 +120,12 @@ def read_state_dict(path: Path) -> dict[str, Any]:
 
 
 def _reason(err: BaseException) -> str:
-    """The line of torch's long message that says what was refused."""
-    boilerplate = ("Weights only load failed", "Please file an issue", "Check the documentation", "In PyTorch 2.6")
-    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-    found = next((line for line in lines if not line.startswith(boilerplate)), lines[0] if lines else type(err).__name__)
-    return found.rstrip(".")
+    """What torch's long message says was refused: the global a pickle names, or the first line."""
+    text = str(err)
+    found = re.search(r"GLOBAL ([\w.]+)", text) or re.search(r"(Unsupported [^\n.]*)", text)
+    if found:
+        return f"it names {found.group(1)}" if found.group(0).startswith("GLOBAL") else found.group(1)
+    return text.strip().splitlines()[0] if text.strip() else type(err).__name__
 
 
 def load(path: str | Path) -> CommunityModel:
