@@ -4,7 +4,6 @@ frame server), through core.vsr.SRGAN and through vsvsr upscale, against spandre
 
 import random
 
-import numpy as np
 import pytest
 import safetensors.torch
 import spandrel
@@ -14,6 +13,7 @@ from pipeline_media import make_input, streams
 from spandrel.architectures.Compact import Compact
 from spandrel.architectures.ESRGAN import ESRGAN
 from spandrel.architectures.SwinIR import SwinIR
+from test_vsfilter import moving_clip
 
 from vsvsr import community, networks
 from vsvsr.cli import main
@@ -21,9 +21,6 @@ from vsvsr.engine import Engine, Settings, TileGrid
 from vsvsr.vapoursynth_plugin import SRGAN as srgan
 from vsvsr.vsfilter import frame_to_tensor
 from vsvsr.weights import WeightsError
-
-core = vs.core
-WHOLE = 4096  # a tile larger than any test frame: untiled
 
 
 def lifted(state_dict: dict, key: str) -> dict:
@@ -61,23 +58,23 @@ def frames(length: int = 4, h: int = 20, w: int = 28, seed: int = 0) -> torch.Te
     return torch.rand(length, 3, h, w, generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.parametrize("name, arch, scale, minimum, precisions, tile", [
-    ("esrgan", "ESRGAN", 4, 2, ("fp32", "fp16", "bf16"), community.TILE),
-    ("compact", "Compact", 2, 0, ("fp32", "fp16", "bf16"), community.TILE),
-    # spandrel: SwinIR is wrong in fp16, and tiles badly (its attention windows shift)
-    ("swinir", "SwinIR", 2, 16, ("fp32", "bf16"), community.WHOLE_FRAME_TILE),
+@pytest.mark.parametrize("name, arch, scale, minimum, precisions, tiling", [
+    ("esrgan", "ESRGAN", 4, 2, ("fp32", "fp16", "bf16"), "supported"),
+    ("compact", "Compact", 2, 0, ("fp32", "fp16", "bf16"), "supported"),
+    ("swinir", "SwinIR", 2, 16, ("fp32", "bf16"), "discouraged"),  # spandrel: wrong in fp16, tiles badly
 ])  # fmt: skip
-def test_descriptor_comes_from_the_file(files, name, arch, scale, minimum, precisions, tile):
+def test_descriptor_comes_from_the_file(files, name, arch, scale, minimum, precisions, tiling):
     d = networks.load(files[name]).descriptor
-    assert (d.arch_id, d.scale, d.window, d.temporal, d.min_size, d.precisions, d.inference_tile) == (
-        arch, scale, 1, False, minimum, precisions, tile)  # fmt: skip
+    assert (d.arch_id, d.scale, d.window, d.temporal, d.min_size, d.precisions, d.tiling) == (
+        arch, scale, 1, False, minimum, precisions, tiling)  # fmt: skip
+    assert d.inference_tile == community.WHOLE_FRAME_TILE
     assert (d.input_channels, d.output_channels) == (3, 3) and d.parameters > 1000
 
 
 @pytest.mark.parametrize("name", ["esrgan", "compact", "swinir"])
 def test_untiled_engine_is_spandrel_forward_in_any_order(files, name):
     clip = frames()
-    server = Engine(networks.load(files[name]), Settings(device="cpu", precision="fp32", tile=WHOLE)).clip(
+    server = Engine(networks.load(files[name]), Settings(device="cpu", precision="fp32")).clip(
         lambda i: clip[i], len(clip))  # fmt: skip
     order = list(range(len(clip)))
     random.Random(2).shuffle(order)
@@ -105,7 +102,7 @@ def test_tiled_engine_blends_spandrel_tiles(files, name, tile):
 
 def test_an_x2_model_runs_twice_for_scale_4(files):
     clip = frames(2, 12, 16)
-    server = Engine(networks.load(files["compact"]), Settings(scale=4, device="cpu", precision="fp32", tile=WHOLE)).clip(
+    server = Engine(networks.load(files["compact"]), Settings(scale=4, device="cpu", precision="fp32")).clip(
         lambda i: clip[i], len(clip))  # fmt: skip
     assert torch.equal(server.frame(1), spandrel_forward(files["compact"], clip[1], passes=2))
     assert server.frame(0).shape == (3, 48, 64)
@@ -163,28 +160,14 @@ def test_torchscript_and_foreign_files_are_refused(tmp_path):
         networks.load(tmp_path / "missing.pth")
 
 
-def moving_clip(fmt: int, length: int = 5, w: int = 24, h: int = 16) -> vs.VideoNode:
-    rng = np.random.default_rng(0)
-    pictures = rng.random((length, 3, h, w), dtype=np.float32)
-    blank = core.std.BlankClip(format=vs.RGBS, width=w, height=h, length=length)
-
-    def fill(n, f):
-        out = f.copy()
-        for p in range(3):
-            np.copyto(np.asarray(out[p]), pictures[n, p])
-        return out
-
-    clip = blank.std.ModifyFrame(blank, fill).std.SetFrameProps(_Transfer=1, _SARNum=4, _SARDen=3)
-    return clip if fmt == vs.RGBS else clip.resize.Bicubic(format=fmt, matrix_s="709")
-
-
 def test_vapoursynth_filter_runs_community_models(files):
-    rgbs = moving_clip(vs.RGBS)
-    out = srgan(rgbs, weights=str(files["esrgan"]), precision="fp32", tile=WHOLE)  # scale: the model's, 4
+    rgbs = moving_clip(vs.RGBS, length=5, w=24, h=16)
+    out = srgan(rgbs, weights=str(files["esrgan"]), precision="fp32")  # scale: the model's, 4
     assert (out.width, out.height, out.num_frames, out.format.id) == (96, 64, 5, vs.RGBS)
     for n in (3, 0, 4):
         assert torch.equal(frame_to_tensor(out.get_frame(n)), spandrel_forward(files["esrgan"], frame_to_tensor(rgbs.get_frame(n))))
-    yuv = srgan(moving_clip(vs.YUV420P10), weights=str(files["compact"]), scale=4, precision="fp32")
+    tagged = moving_clip(vs.YUV420P10, length=5, w=24, h=16).std.SetFrameProps(_Transfer=1, _SARNum=4, _SARDen=3)
+    yuv = srgan(tagged, weights=str(files["compact"]), scale=4, precision="fp32")
     assert (yuv.width, yuv.height, yuv.format.id) == (96, 64, vs.YUV420P10)
     props = yuv.get_frame(2).props
     assert (props["_Transfer"], props["_SARNum"], props["_SARDen"]) == (1, 4, 3)
@@ -202,6 +185,6 @@ def test_cli_upscales_with_a_community_model_and_inspects_it(files, tmp_path, ca
     assert main(["models", "--inspect", str(files["swinir"])]) == 0
     out = capsys.readouterr().out
     assert "community model, spandrel architecture SwinIR" in out and "scale x2 per pass (scale 2 or 4)" in out
-    assert "any size, at least 16" in out and "precisions fp32, bf16" in out and "tiling discouraged" in out
+    assert "any size, at least 16" in out and "precisions fp32, bf16" in out and "tiling discouraged (by spandrel)" in out
     assert main(["models", "--inspect", "lite"]) == 0
     assert "vsvsr weights, arch lite" in capsys.readouterr().out

@@ -31,9 +31,10 @@ from .weights import FILE_SUFFIXES, WeightsError
 
 SCALES = (1, 2, 3, 4)
 PURPOSES = ("SR", "Restoration")  # spandrel's purposes of image-to-image models that take any picture
-# Default LR tile: 128 keeps a batch of 16 tiles of a 64-feature x4 ESRGAN within a few GB; a
-# model spandrel says tiles badly (global attention, normalisation) gets whole frames up to 4096.
-TILE = 128
+# Default LR tile: whole frames (up to 4096 px a side), as vs-realesrgan does by default. The tile
+# grid shifts a row's last tile inward, so tiles near a frame's size compute much of it twice
+# (960x540 in 512-px tiles: 2x), and some models tile badly (spandrel's `tiling`); where a frame
+# does not fit in memory (ESRGAN x4 from 1080p), tile= / --tile (e.g. 256) splits it.
 WHOLE_FRAME_TILE = 4096
 
 
@@ -66,7 +67,7 @@ class CommunityDescriptor:
 
     @property
     def inference_tile(self) -> int:
-        return TILE if self.tiling == "supported" else WHOLE_FRAME_TILE
+        return WHOLE_FRAME_TILE
 
     @property
     def precisions(self) -> tuple[str, ...]:

@@ -43,6 +43,6 @@ def inspect(name_or_path: str | os.PathLike) -> list[str]:
         f"  scale x{d.scale} per pass (scale {scales}), one frame at a time; channels {d.input_channels} in, "
         f"{d.output_channels} out",
         f"  {size}{f', at least {d.min_size}' if d.min_size else ''}{', square' if d.square else ''}; "
-        f"tiling {d.tiling} (default tile {d.inference_tile})",
+        f"tiling {d.tiling} (by spandrel); default tile: whole frames up to {d.inference_tile} px",
         f"  precisions {', '.join(d.precisions)}; {parameters:,} parameters",
     ]
