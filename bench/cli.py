@@ -54,10 +54,10 @@ def engine_seconds(source_path: Path, model_file: Path, settings: Settings) -> t
     with DecodedFrames(source, video, found.frames, colour, None, None, None) as decoded:
         frames = [decoded(i) for i in range(found.frames)]
     engine = Engine(weights.load(model_file), settings)
-    server = engine.clip(lambda i: frames[i], found.frames, found.cuts)
+    server = engine.clip(found.frames)
     start, cpu = time.perf_counter(), time.process_time()
     for n in range(found.frames):
-        server.frame(n)
+        server.frame(n, frames.__getitem__, found.cuts)
     return time.perf_counter() - start, time.process_time() - cpu, found.frames
 
 

@@ -42,13 +42,13 @@ def test_graph_shape_and_onnxruntime_match_the_engine(exported):
     assert graph_input.shape == [1, 3 * WINDOW, "h", "w"]
     torch.manual_seed(0)
     frames = torch.rand(7, 3, 23, 37)  # odd sizes; more frames than a window, so the ends replicate
-    server = centre_engine(model, 64).clip(lambda i: frames[i], len(frames))
+    upscaled = centre_engine(model, 64).upscale_clip(frames)
     lead = (WINDOW - 1) // 2
     for n in range(len(frames)):
         window = frames[[min(max(n + d, 0), len(frames) - 1) for d in range(-lead, WINDOW - lead)]]
         (out,) = session.run(None, {"frames": window.reshape(1, 3 * WINDOW, 23, 37).numpy()})
         assert out.shape == (1, 3, 46, 74)
-        assert np.abs(out[0] - server.frame(n).numpy()).max() < 1e-4
+        assert np.abs(out[0] - upscaled[n].numpy()).max() < 1e-4
 
 
 def test_upscale_ort_vpy_matches_the_engine(exported, tmp_path):
@@ -64,7 +64,7 @@ def test_upscale_ort_vpy_matches_the_engine(exported, tmp_path):
     finally:
         vs.clear_outputs()
     rgbs = vs.core.bs.VideoSource(str(source)).resize.Point(format=vs.RGBS)
-    server = centre_engine(model, 64).clip(lambda i: frame_to_tensor(rgbs.get_frame(i)), rgbs.num_frames)
+    upscaled = centre_engine(model, 64).upscale_clip(torch.stack([frame_to_tensor(f) for f in rgbs.frames()]))
     assert (out.format.id, out.width, out.height, out.num_frames) == (vs.RGBS, 80, 64, 6)
     for n in range(out.num_frames):
-        assert (frame_to_tensor(out.get_frame(n)) - server.frame(n)).abs().max() < 1e-4
+        assert (frame_to_tensor(out.get_frame(n)) - upscaled[n]).abs().max() < 1e-4

@@ -65,8 +65,8 @@ def test_positive_control_next_frame_changes_output(model):
     frames = clip_frames(8)
     changed = frames.clone()
     changed[2] = torch.rand(3, 24, 28)
-    a = engine(model).clip(lambda i: frames[i], 8).frame(1)
-    b = engine(model).clip(lambda i: changed[i], 8).frame(1)
+    a = engine(model).clip(8).frame(1, frames.__getitem__)
+    b = engine(model).clip(8).frame(1, changed.__getitem__)
     assert not torch.equal(a, b)
 
 
@@ -75,15 +75,15 @@ def test_request_order_and_threads_do_not_change_frames(model):
     eng = engine(model)
 
     def run(order, threads=1):
-        server = eng.clip(lambda i: frames[i], 13, cuts=[7])
+        server = eng.clip(13)
         out = {}
         if threads == 1:
             for n in order:
-                out[n] = digest(server.frame(n))
+                out[n] = digest(server.frame(n, frames.__getitem__, [7]))
         else:
             def work(ns):
                 for n in ns:
-                    out[n] = digest(server.frame(n))
+                    out[n] = digest(server.frame(n, frames.__getitem__, [7]))
             pool = [threading.Thread(target=work, args=(order[k::threads],)) for k in range(threads)]
             [t.start() for t in pool]
             [t.join() for t in pool]
@@ -100,19 +100,40 @@ def test_scene_cut_isolates_scenes(model):
     frames = clip_frames(12)
     noisy = frames.clone()
     noisy[:6] = torch.rand(6, 3, 24, 28)
-    a = engine(model).clip(lambda i: frames[i], 12, cuts=[6])
-    b = engine(model).clip(lambda i: noisy[i], 12, cuts=[6])
-    for n in range(6, 12):
-        assert torch.equal(a.frame(n), b.frame(n))
-    uncut = engine(model).clip(lambda i: noisy[i], 12)  # without the cut, the noise leaks in
-    assert not torch.equal(uncut.frame(6), a.frame(6))
+    a = engine(model).upscale_clip(frames, cuts=[6])
+    b = engine(model).upscale_clip(noisy, cuts=[6])
+    assert torch.equal(a[6:], b[6:])
+    uncut = engine(model).clip(12).frame(6, noisy.__getitem__)  # without the cut, the noise leaks in
+    assert not torch.equal(uncut, a[6])
+
+
+def test_a_request_needs_only_the_cuts_within_reach(model):
+    """The VapourSynth filter knows only the cuts near n (from frame props): a far cut must not
+    change frame n, its window's cache key, or the frames it reads."""
+    frames = clip_frames(30)
+    eng = engine(model, scale=4)
+    server = eng.clip(30)
+    assert server.reach == 2 * 5
+    near = server.frame(5, frames.__getitem__, [8])
+    assert server.needs(5, [8]) == server.needs(5, [8, 25])
+    evaluated = eng.frames_evaluated
+    assert torch.equal(server.frame(5, frames.__getitem__, [8, 25]), near)
+    assert eng.frames_evaluated == evaluated  # the same windows, served from the cache
+    assert server.needs(5, [8]) != server.needs(5)
+
+
+def test_the_lowest_frame_needed_never_decreases(model):
+    """The pipeline drops decoded frames below `needs(n)[0]`: later frames must not reach back."""
+    for mode in ("context", "fast", "centre"):
+        server = engine(model, scale=4, mode=mode).clip(40)
+        lowest = [server.needs(n, [9, 10, 23])[0] for n in range(40)]
+        assert lowest == sorted(lowest) and lowest[-1] > 0
 
 
 @pytest.mark.parametrize("length", [1, 2, 3])
 def test_short_clips_replicate(model, length):
     frames = clip_frames(length)
-    server = engine(model).clip(lambda i: frames[i], length)
-    assert all(server.frame(n).shape == (3, 48, 56) for n in range(length))
+    assert engine(model).upscale_clip(frames).shape == (length, 3, 48, 56)
 
 
 @pytest.mark.parametrize("mode, per_frame", [("context", 5 / 3), ("fast", 1.0), ("centre", 5.0)])
@@ -120,9 +141,9 @@ def test_evaluations_per_output_frame(model, mode, per_frame):
     length = 30  # a multiple of every stride, so no partial window at the end
     frames = clip_frames(length)
     eng = engine(model, mode=mode)
-    server = eng.clip(lambda i: frames[i], length)
+    server = eng.clip(length)
     for n in range(length):
-        server.frame(n)
+        server.frame(n, frames.__getitem__)
     assert eng.frames_evaluated == round(per_frame * length)
     assert eng.frames_produced == length  # context frames skip the trunk: each frame is made once
     assert server.cached_windows <= 2
@@ -131,30 +152,28 @@ def test_evaluations_per_output_frame(model, mode, per_frame):
 def test_cuts_cost_a_bounded_number_of_extra_windows(model):
     frames = clip_frames(30)
     eng = engine(model, mode="fast")
-    server = eng.clip(lambda i: frames[i], 30, cuts=[12])
-    for n in range(30):
-        server.frame(n)
+    eng.upscale_clip(frames, cuts=[12])
     assert eng.frames_evaluated == 35  # one window straddles the cut and runs once per scene
     assert eng.frames_evaluated / 30 <= 1.25
 
 
 def test_cache_stays_bounded_and_concurrent_requests_share_one_computation(model):
     frames = clip_frames(40, 16, 16)
-    calls = []
     eng = engine(model)
-    server = eng.clip(lambda i: calls.append(i) or frames[i], 40, cache_windows=2)
+    server = eng.clip(40, cache_windows=2)
     barrier = threading.Barrier(4)
 
+    source = frames.__getitem__
     def work():
         barrier.wait()
-        server.frame(4)
+        server.frame(4, source)
 
     pool = [threading.Thread(target=work) for _ in range(4)]
     [t.start() for t in pool]
     [t.join() for t in pool]
     assert eng.frames_evaluated == 5  # four requests, one window computation
     for n in range(40):
-        server.frame(n)
+        server.frame(n, source)
     assert server.cached_windows == 2
 
 
@@ -164,12 +183,8 @@ def test_cache_stays_bounded_and_concurrent_requests_share_one_computation(model
 def test_x4_equals_x2_applied_twice(model):
     frames = clip_frames(6, 20, 22)
     x2 = engine(model, scale=2)
-    first = x2.clip(lambda i: frames[i], 6)
-    once = torch.stack([first.frame(n) for n in range(6)])
-    second = x2.clip(lambda i: once[i], 6)
-    twice = torch.stack([second.frame(n) for n in range(6)])
-    x4 = engine(model, scale=4).clip(lambda i: frames[i], 6)
-    assert torch.equal(torch.stack([x4.frame(n) for n in range(6)]), twice)
+    twice = x2.upscale_clip(x2.upscale_clip(frames))
+    assert torch.equal(engine(model, scale=4).upscale_clip(frames), twice)
     assert twice.shape == (6, 3, 80, 88)
 
 

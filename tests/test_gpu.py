@@ -30,24 +30,21 @@ def test_fp16_is_the_cuda_default_and_stays_close_to_fp32(model):
     half = Engine(model, Settings(device="cuda"))
     assert half.settings.precision == "fp16"
     full = Engine(model, Settings(device="cuda", precision="fp32"))
-    a = half.clip(lambda i: clip[i], len(clip))
-    b = full.clip(lambda i: clip[i], len(clip))
-    for n in range(len(clip)):
-        out = a.frame(n)
-        assert out.dtype == torch.float32 and out.device.type == "cpu"
-        assert (out - b.frame(n)).abs().max() < 0.02
+    out = half.upscale_clip(clip)
+    assert out.dtype == torch.float32 and out.device.type == "cpu"
+    assert (out - full.upscale_clip(clip)).abs().max() < 0.02
 
 
 def test_concurrent_streams_give_the_sequential_frames(model):
     clip = frames(20)
     engine = Engine(model, Settings(device="cuda", precision="fp32"), num_streams=2)
-    sequential = [engine.clip(lambda i: clip[i], 20).frame(n) for n in range(20)]
-    server = engine.clip(lambda i: clip[i], 20, cache_windows=8)
+    sequential = engine.upscale_clip(clip)
+    server = engine.clip(20, cache_windows=8)
     out = {}
 
     def work(ns):
         for n in ns:
-            out[n] = server.frame(n)
+            out[n] = server.frame(n, clip.__getitem__)
 
     pool = [threading.Thread(target=work, args=(range(k, 20, 2),)) for k in range(2)]
     [t.start() for t in pool]

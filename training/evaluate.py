@@ -110,9 +110,7 @@ def to_uint8(frames: torch.Tensor) -> torch.Tensor:
 def upscale_with_engine(engine: Engine, lr: torch.Tensor) -> torch.Tensor:
     """The clip through the inference engine users get (windows, scene handling, tiles,
     precision), rounded to 8 bits as saved frames would be. (T, 3, h, w) -> (T, 3, H, W) uint8."""
-    frames = lr.float() / 255
-    clip = engine.clip(lambda i: frames[i], len(frames))
-    return to_uint8(torch.stack([clip.frame(n) for n in range(len(frames))]))
+    return to_uint8(engine.upscale_clip(lr.float() / 255))
 
 
 def lr_motion(clip: evalset.Clip, scale: int) -> tuple[float, float]:
@@ -209,11 +207,11 @@ def psnr_by_window_position(model: torch.nn.Module, clips: list[evalset.Clip], s
     for clip in clips:
         hr = clip.hr.float() / 255
         lr = lr_input(clip.hr, settings).float() / 255
-        server = engine.clip(lambda i, lr=lr: lr[i], len(lr))
-        for n in range(len(lr)):
-            sr = to_uint8(server.frame(n)).float() / 255
+        srs = to_uint8(engine.upscale_clip(lr)).float() / 255
+        grid = engine.grid(len(lr))
+        for n, sr in enumerate(srs):
             psnr = metrics.psnr_y(sr[None], hr[n : n + 1], crop=settings.scale).item()
-            by_position.setdefault(server.grid.window_of(n).position(n), []).append(psnr)
+            by_position.setdefault(grid.window_of(n).position(n), []).append(psnr)
     return dict(sorted(by_position.items()))
 
 

@@ -120,8 +120,7 @@ def reference_input() -> torch.Tensor:
 def reference_output(model: torch.nn.Module) -> torch.Tensor:
     """The model's x2 output on `reference_input`, through the engine in fp32 on the CPU."""
     frames = reference_input()
-    clip = Engine(model, Settings(2, device="cpu", precision="fp32")).clip(lambda i: frames[i], len(frames))
-    return torch.stack([clip.frame(n) for n in range(len(frames))])
+    return Engine(model, Settings(2, device="cpu", precision="fp32")).upscale_clip(frames)
 
 
 def check_bars(tables: dict[str, dict[str, Any]], primary: str, name: str, bars: Bars,

@@ -22,7 +22,7 @@ import torch
 import vapoursynth as vs
 
 from . import networks, weights
-from .engine import ClipServer, Engine, Settings, WindowGrid
+from .engine import ClipServer, Engine, Settings
 from .weights import DEFAULT_MODEL, WeightsError
 
 MIN_SIZE = 8  # pixels per side; below this a frame holds too little for a 3x3 network
@@ -129,17 +129,14 @@ def upscale_rgbs(rgbs: vs.VideoNode, props_clip: vs.VideoNode, engine: Engine) -
     (`_SceneChangePrev` / `_SceneChangeNext`, as scd.Detect sets them)."""
     scale = engine.settings.scale
     length = rgbs.num_frames
-    server = engine.clip(None, length)
+    server = engine.clip(length)
     blank = rgbs.std.BlankClip(width=rgbs.width * scale, height=rgbs.height * scale, length=1, keep=True)
-    # Cuts matter as far as the windows producing n (through every pass) can look.
-    reach = server.grid.reach * len(server.levels)
-    neighbours = [_shifted(props_clip, d) for d in range(-reach, reach + 1)]
+    neighbours = [_shifted(props_clip, d) for d in range(-server.reach, server.reach + 1)]
 
     def frame_n(n: int, f: list[vs.VideoFrame]) -> vs.VideoNode:
-        cuts = _cuts_near(n, reach, f, length)
-        grid = engine.grid(length, cuts)
-        needed = server.sources_for(n, grid)
-        selector = _Selector(server, grid, n, needed)
+        cuts = _cuts_near(n, server.reach, f, length)
+        needed = server.needs(n, cuts)
+        selector = _Selector(server, cuts, n, needed)
         one = blank.std.ModifyFrame(clips=[blank] + [rgbs[i] for i in needed], selector=selector)
         return one.std.Loop(times=0)  # frame n of an endless repeat of that one frame
 
@@ -149,7 +146,7 @@ def upscale_rgbs(rgbs: vs.VideoNode, props_clip: vs.VideoNode, engine: Engine) -
 @dataclass(frozen=True)
 class _Selector:
     server: ClipServer
-    grid: WindowGrid
+    cuts: list[int]
     n: int
     needed: tuple[int, ...]
 
@@ -158,7 +155,7 @@ class _Selector:
         loaded = dict(zip(self.needed, frames))
         for i, frame in loaded.items():
             check_progressive(frame.props, i)
-        out = self.server.frame(self.n, source=lambda i: frame_to_tensor(loaded[i]), grid=self.grid)
+        out = self.server.frame(self.n, lambda i: frame_to_tensor(loaded[i]), self.cuts)
         fout = template.copy()
         fout.props.clear()
         fout.props.update(loaded[self.n].props)

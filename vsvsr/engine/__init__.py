@@ -4,13 +4,17 @@ Both adapters (the VapourSynth filter and the ffmpeg pipeline) drive this one en
 same RGB frames and scene cuts give the same output through either:
 
     engine = Engine(weights.load("lite"), Settings(scale=2))
-    clip = engine.clip(source, length, cuts)   # source(i) -> (3, h, w) float32 RGB in [0, 1]
-    frame = clip.frame(n)                      # (3, 2h, 2w) float32, any order, any thread
+    clip = engine.clip(length)                 # one clip's windows, computed once and shared
+    frame = clip.frame(n, source, cuts)        # source(i) -> (3, h, w) float32 RGB in [0, 1];
+                                               # (3, 2h, 2w) float32, any order, any thread
+    frames = engine.upscale_clip(lr, cuts)     # a clip held in memory, (N, 3, h, w), all at once
 
 The network is ours or a community single-image model (network.py: what the engine needs of it).
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import torch
 
@@ -43,15 +47,22 @@ class Engine:
         """Frames out of the generator so far: the frames that went through its per-frame trunk."""
         return self.upscaler.frames_produced
 
-    def grid(self, length: int, cuts: tuple[int, ...] | list[int] = ()) -> WindowGrid:
+    def grid(self, length: int, cuts: Sequence[int] = ()) -> WindowGrid:
+        """Which window produces which frame of a clip of `length` frames (as `clip` serves them)."""
         return WindowGrid(length, self.settings.window, cuts, self.settings.mode)
 
-    def clip(self, source: FrameSource | None, length: int, cuts: tuple[int, ...] | list[int] = (),
-             cache_windows: int = 2) -> ClipServer:  # fmt: skip
-        """Upscaled frames of a clip, by index. Two passes (our x4: the paper's cascade) are a
-        second level whose source is the first, so engine x4 is exactly engine x2 applied to
-        engine x2's output (every frame entering the second pass had its own window's context)."""
-        return ClipServer(self.upscaler, self.grid(length, cuts), self.passes, source, cache_windows)
+    def clip(self, length: int, cache_windows: int = 2) -> ClipServer:
+        """Upscaled frames of a clip of `length` frames, by index. Two passes (our x4: the
+        paper's cascade) are a second level whose source is the first, so engine x4 is exactly
+        engine x2 applied to engine x2's output (every frame entering the second pass had its
+        own window's context)."""
+        s = self.settings
+        return ClipServer(self.upscaler, length, s.window, s.mode, self.passes, cache_windows)
+
+    def upscale_clip(self, frames: torch.Tensor, cuts: Sequence[int] = ()) -> torch.Tensor:
+        """(N, 3, h, w) float32 in [0, 1] -> (N, 3, sh, sw): every frame of a clip held in memory."""
+        server = self.clip(len(frames))
+        return torch.stack([server.frame(n, frames.__getitem__, cuts) for n in range(len(frames))])
 
     def upscale_window(self, frames: torch.Tensor) -> torch.Tensor:
         """(T, 3, h, w) -> (T, 3, s*h, s*w): one pass of the network over one window, no caching."""

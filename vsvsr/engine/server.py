@@ -12,18 +12,18 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
 from .windows import Window, WindowGrid
 
 FrameSource = Callable[[int], torch.Tensor]  # index -> (3, h, w) float32 RGB in [0, 1]
-UpscaleWindow = Callable[[torch.Tensor, slice], torch.Tensor]  # (T, 3, h, w), kept -> (K, 3, 2h, 2w)
+UpscaleWindow = Callable[[torch.Tensor, slice], torch.Tensor]  # (T, 3, h, w), kept -> (K, 3, s*h, s*w)
 
 
 class WindowCache:
-    """One x2 level: windows computed on demand, merged across threads, kept LRU."""
+    """One level (one network pass): windows computed on demand, merged across threads, kept LRU."""
 
     def __init__(self, upscale_window: UpscaleWindow, capacity: int) -> None:
         self.upscale_window = upscale_window
@@ -36,7 +36,7 @@ class WindowCache:
         return len(self._done)
 
     def frame(self, n: int, grid: WindowGrid, source: FrameSource) -> torch.Tensor:
-        """Upscaled frame n: (3, 2h, 2w) float32 in [0, 1]."""
+        """Upscaled frame n: (3, s*h, s*w) float32 in [0, 1]."""
         window = grid.window_of(n)
         return self._outputs(window, source)[n - window.first]
 
@@ -77,33 +77,48 @@ class WindowCache:
 
 
 class ClipServer:
-    """A clip's upscaled frames by index, through `passes` chained x2 levels (1: x2, 2: x4)."""
+    """A clip's upscaled frames by index, through `passes` chained levels of one network pass
+    each (ours: 1 is x2, 2 is x4).
 
-    def __init__(self, upscale_window: UpscaleWindow, grid: WindowGrid, passes: int, source: FrameSource | None = None,
+    The one door the adapters use. Every request names its source and the scene cuts it knows
+    (the VapourSynth filter learns cuts from frame props near n; the ffmpeg pipeline has all of
+    them): a window's cache key depends only on its own scene, so answers agree however many
+    cuts a request knows, as long as it knows those within `reach` of n.
+    """
+
+    def __init__(self, upscale_window: UpscaleWindow, length: int, window: int, mode: str, passes: int,
                  cache_windows: int = 2) -> None:  # fmt: skip
-        self.grid = grid
-        self.source = source
+        self.length, self.window, self.mode = length, window, mode
         self.levels = [WindowCache(upscale_window, cache_windows) for _ in range(passes)]
+        self.stride = self._grid(()).stride  # segments and chunks that start on a multiple share no window
+
+    @property
+    def reach(self) -> int:
+        """How far from frame n a request can look, through every level (so how far cuts matter)."""
+        return self._grid(()).reach * len(self.levels)
 
     @property
     def cached_windows(self) -> int:
         return sum(len(level) for level in self.levels)
 
-    def frame(self, n: int, source: FrameSource | None = None, grid: WindowGrid | None = None) -> torch.Tensor:
-        """Upscaled frame n. `source` and `grid` override the clip's own for this request (the
-        VapourSynth adapter hands in the frames it fetched and the cuts it found near n)."""
-        source = source or self.source
-        grid = grid or self.grid
+    def frame(self, n: int, source: FrameSource, cuts: Sequence[int] = ()) -> torch.Tensor:
+        """Upscaled frame n, reading source frames `needs(n, cuts)` through `source`."""
+        grid = self._grid(cuts)
         return self._level_frame(len(self.levels) - 1, n, grid, source)
 
-    def _level_frame(self, level: int, n: int, grid: WindowGrid, source: FrameSource) -> torch.Tensor:
-        below = source if level == 0 else (lambda i: self._level_frame(level - 1, i, grid, source))
-        return self.levels[level].frame(n, grid, below)
-
-    def sources_for(self, n: int, grid: WindowGrid | None = None) -> tuple[int, ...]:
-        """The source frames that producing frame n may read: its window's frames, through every level."""
-        grid = grid or self.grid
+    def needs(self, n: int, cuts: Sequence[int] = ()) -> tuple[int, ...]:
+        """The source frames producing frame n reads: its window's frames, through every level.
+        Their lowest never decreases with n, so a sequential reader may drop frames below it."""
+        grid = self._grid(cuts)
         needed = {n}
         for _ in self.levels:
             needed = {i for m in needed for i in grid.window_of(m).frames}
         return tuple(sorted(needed))
+
+    def _grid(self, cuts: Sequence[int]) -> WindowGrid:
+        # Built per request: sorting the cuts costs microseconds against a window's upscale.
+        return WindowGrid(self.length, self.window, cuts, self.mode)
+
+    def _level_frame(self, level: int, n: int, grid: WindowGrid, source: FrameSource) -> torch.Tensor:
+        below = source if level == 0 else (lambda i: self._level_frame(level - 1, i, grid, source))
+        return self.levels[level].frame(n, grid, below)

@@ -103,8 +103,8 @@ def upscale(options: UpscaleOptions, progress: bool = True,
     _open_work(work, plan.key, options)
     try:
         found = _scan(work, plan)
-        server = plan.engine.clip(None, found.frames, found.cuts)
-        segments = plan_segments(found.frames, server.grid.stride, options.segment_frames)
+        server = plan.engine.clip(found.frames)
+        segments = plan_segments(found.frames, server.stride, options.segment_frames)
         streaming = time.monotonic()
         upscaled, evaluated = _upscale_segments(plan, work, found, server, segments, progress, on_frame)
         streaming = time.monotonic() - streaming
@@ -179,12 +179,12 @@ def _upscale_segments(plan: _Plan, work: WorkDir, found: Scan, server: ClipServe
         report()
         if todo:
             # The decoder starts at the first frame the first unfinished segment's windows read.
-            first = server.sources_for(todo[0].first)[0]
+            first = server.needs(todo[0].first, found.cuts)[0]
             with DeferredInterrupt() as interrupt, DecodedFrames(plan.source, video, found.frames, plan.colour,
                                                                  options.vf_pre, options.start, options.end,
                                                                  first) as frames:  # fmt: skip
                 for segment in todo:
-                    _encode_segment(segment, work, plan.encoder, server, frames, bar, interrupt, report)
+                    _encode_segment(segment, work, plan.encoder, server, found.cuts, frames, bar, interrupt, report)
     return upscaled, engine.frames_evaluated - evaluated
 
 
@@ -304,13 +304,13 @@ def _check_damage(found: Scan, options: UpscaleOptions) -> None:
 
 
 def _encode_segment(segment: Segment, work: WorkDir, encoder: Callable[[Path], list[str]], server: ClipServer,
-                    frames: DecodedFrames, bar: tqdm, interrupt: DeferredInterrupt,
+                    cuts: tuple[int, ...], frames: DecodedFrames, bar: tqdm, interrupt: DeferredInterrupt,
                     report: Callable[[int], None]) -> None:  # fmt: skip
     with SegmentEncoder(work.segment_file(segment), encoder) as writer:
         for n in range(segment.first, segment.end):
             interrupt.check()
-            frames.release_before(server.sources_for(n)[0])  # what no later window reads
-            writer.write(server.frame(n, source=frames))
+            frames.release_before(server.needs(n, cuts)[0])  # what no later window reads
+            writer.write(server.frame(n, frames, cuts))
             bar.update()
             report(1)
         writer.finish()
