@@ -2,7 +2,8 @@
 
 A `Settings` holds what the user passed (None = default); `resolve` turns it into `Resolved`
 with every value concrete, using the network's descriptor (scale, window, inference tile,
-precisions) and the machine (device, precision). Both are frozen: settings travel and key caches, never mutate.
+precisions) and the machine (device, precision). Both are frozen: settings travel and key
+caches, never mutate.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def resolve(settings: Settings, network: NetworkSpec) -> Resolved:
 
     device = resolve_device(settings.device)
     # A network that computes wrongly in the machine's default (spandrel marks some) gets fp32.
-    precision = settings.precision or next((p for p in (default_precision(device), "fp32") if p in network.precisions))
+    precision = settings.precision or next(p for p in (default_precision(device), "fp32") if p in network.precisions)
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision not in network.precisions:
