@@ -44,12 +44,13 @@ def fresh_models(folder: Path) -> dict[str, str]:
 def row(label: str, path: str, width: int, height: int, frames: int, settings: dict) -> str:
     src = moving_clip(width, height, frames)
     fetch_all(SRGAN(src[:1], weights=path, **settings), 1, 1)  # warm-up: loading, kernel selection
-    seconds = min(fetch_all(SRGAN(src, weights=path, **settings), frames, core.num_threads) for _ in range(2))
+    # Best of three, each way: on a shared machine the speed drifts between runs.
+    seconds = min(fetch_all(SRGAN(src, weights=path, **settings), frames, core.num_threads) for _ in range(3))
 
     engine = engine_for(path, Settings(**settings), 1)  # the engine vsr.SRGAN used (cached): its device, precision
     found = engine.upscaler.model.spandrel
     picture = torch.rand(1, 3, height, width, device=engine.settings.device, dtype=engine.settings.dtype)
-    raw = best_of(lambda: found(picture))
+    raw = best_of(lambda: found(picture), repeats=3)
     d = engine.descriptor
     return (f"| {label} | {d.parameters / 1e6:.2f}M | {width}x{height} -> {width * d.scale}x{height * d.scale} | "
             f"{engine.settings.precision} | {frames / seconds:.2f} | {1 / raw:.2f} | {seconds / frames / raw:.2f}x |")  # fmt: skip
