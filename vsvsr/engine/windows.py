@@ -7,8 +7,8 @@ the window's own scene, so a window straddling a cut is computed once per scene.
 
 Three layouts, `mode`:
 
-- "context" (default): each window of T frames keeps its central T-2 outputs (stride T-2), so
-  every kept frame has a neighbour on both sides within its scene; T/(T-2) window frames in
+- "context" (default): each window of T frames produces its central T-2 positions (stride T-2),
+  so every produced frame has a neighbour on both sides within its scene; T/(T-2) window frames in
   per output frame.
 - "fast": windows tile the clip without overlap (stride T), one window frame per output frame;
   frames at a window's edge see context on one side only.

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from .. import __version__, weights
+from .. import __version__, networks, weights
 from ..atomic import commit
 from ..colour import Colour
 from ..engine import ClipServer, Engine, Settings
@@ -140,7 +140,7 @@ def _plan(options: UpscaleOptions) -> _Plan:
                     "add them back when muxing, e.g. with mkvmerge's --max-content-light and --max-luminance",
                     options.input, " and ".join(t.lower() for t in source.hdr_side_data))  # fmt: skip
     weights_file = weights.resolve(options.model)
-    engine = Engine(weights.load(weights_file), options.engine)
+    engine = Engine(networks.load(weights_file), options.engine)
     encode = resolve(options.encode, source.pix_fmt)
     colour = source.colour.resolved(source.width, source.height)
     video = video_format(source, options.vf_pre, options.start, options.end)
