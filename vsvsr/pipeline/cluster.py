@@ -74,27 +74,14 @@ class _Rendered:
     data: bytes | None
 
 
-class _Progress:
-    """A Ray actor: frames done per segment, as its tasks report them (a retry starts again at
-    0; the largest count stands, so the bar never goes back)."""
-
-    def __init__(self) -> None:
-        self.done: dict[int, int] = {}
-
-    def update(self, index: int, frames: int) -> None:
-        self.done[index] = max(self.done.get(index, 0), frames)
-
-    def counts(self) -> dict[int, int]:
-        return self.done
-
-
 def _render(task: SegmentTask, segment: Segment, weights_bytes: bytes, work: str, home: str | None, threads: int,
             progress: Any) -> _Rendered:  # fmt: skip
-    """The Ray task: one segment, into the work folder when this is the driver's machine."""
+    """The Ray task: one segment, into the work folder when this is the driver's machine;
+    (segment, frames done) into the `progress` queue after every frame."""
     import ray
 
     def done(n: int) -> None:
-        progress.update.remote(segment.index, n + 1 - segment.first)
+        progress.put_nowait((segment.index, n + 1 - segment.first))
 
     if ray.get_runtime_context().get_node_id() == home:
         path = Path(work, f".{segment.name}.{secrets.token_hex(4)}")  # the driver renames it
@@ -128,7 +115,7 @@ class Workers:
             return self
         if address:
             _check_reachable(address)
-        quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+        quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
         try:
             if address:
                 ray.init(address=address, **quiet)
@@ -148,16 +135,20 @@ class Workers:
             advance: Callable[[int], None]) -> int:  # fmt: skip
         """Render `todo`, at most `workers` at once, recording each in `work` as it finishes;
         `advance(frames)` as frames get done anywhere. The generator frame-evaluations taken."""
+        from ray.util.queue import Queue
+
         ray, workers = self._ray, self.options.workers
         cpus = ray.cluster_resources().get("CPU", 1)
         share = cpus // workers or cpus / workers  # whole cores where there are enough
         remote = ray.remote(_render).options(num_cpus=share, num_gpus=self.options.gpus_per_worker,
                                              max_retries=RETRIES)  # fmt: skip
-        progress = ray.remote(num_cpus=0)(_Progress).remote()
+        # Its actor imports Ray alone (not torch), so it starts in a second.
+        progress = Queue(actor_options={"num_cpus": 0})
         weights_ref = ray.put(weights_file.read_bytes())  # once, not once per task
         # A ray:// client's node is a server's, not this machine: have every file sent back.
         home = None if (self.options.address or "").startswith("ray://") else _home_node(ray)
         queue, pending = list(todo), {}
+        counts: dict[int, int] = {}  # frames done per unfinished segment: a retry counts from 0 again, the most stands
         finished_frames = shown = evaluated = 0
         try:
             while queue or pending:
@@ -173,14 +164,15 @@ class Workers:
                     work.finish(segment)
                     finished_frames += segment.frames
                     evaluated += rendered.evaluated
-                counts = ray.get(progress.counts.remote())
+                for index, frames in progress.get_nowait_batch(progress.qsize()):
+                    counts[index] = max(counts.get(index, 0), frames)
                 now = finished_frames + sum(min(counts.get(s.index, 0), s.frames) for s in pending.values())
                 advance(now - shown)
                 shown = now
         finally:
             for ref in pending:
                 ray.cancel(ref, force=True)
-            ray.kill(progress)
+            progress.shutdown()
         return evaluated
 
     def _result(self, ref: Any, segment: Segment) -> _Rendered:
