@@ -39,7 +39,7 @@ ERRORS = [
     ("missing.mkv", [], r"cannot read .*missing\.mkv: no such file"),
     ("text", [], r"cannot read .*notes\.txt: Invalid data found"),
     ("audio", [], r"audio\.mka has no video stream"),
-    ("video", ["--scale", "3"], r"--scale must be 2 or 4, not 3"),
+    ("video", ["--scale", "3"], r"scale must be 2 or 4, not 3: the model is x2"),
     ("video", ["--model", "huge"], r"unknown model 'huge'"),
     ("video", ["--codec", "libnope"], r"ffmpeg has no encoder 'libnope'; list them with: ffmpeg -encoders"),
     ("video", ["--pix-fmt", "gbrp"], r"libx264 cannot encode --pix-fmt; pass --pix-fmt, one of: yuv420p"),

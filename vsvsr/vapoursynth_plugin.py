@@ -26,7 +26,7 @@ __all__ = ["SRGAN"]
 
 def SRGAN(
     clip: vs.VideoNode,
-    scale: int = 2,
+    scale: int | None = None,
     model: str | None = None,
     weights: str | None = None,
     window: int | None = None,
@@ -38,7 +38,7 @@ def SRGAN(
     threads: int | None = None,
     mode: str = "context",
 ) -> vs.VideoNode:
-    """Upscale `clip` x2 or x4 with vsvsr's spatio-temporal SRGAN.
+    """Upscale `clip` x2 or x4 with vsvsr's spatio-temporal SRGAN, or by a community model's scale.
 
     clip: any constant-format RGB, YUV or GRAY clip (integer up to 16 bits, half or float),
         progressive, at least 8x8. Non-RGBS clips are converted to RGB with their _Matrix,
@@ -46,10 +46,14 @@ def SRGAN(
         back to their own format at the new size; _Transfer and _Primaries pass through. Frame
         props are kept. Scene cuts come from _SceneChangePrev/_SceneChangeNext props (e.g.
         scd.Detect); without them the clip is one scene.
-    scale: the integer 2 (one pass) or 4 (the paper's cascade: the x2 generator twice).
+    scale: the model's scale (default; 2 for ours) or its square (the model twice, on its own
+        output: for ours 4, the paper's cascade).
     model: a shipped model name (default: the best shipped, see README); or
-    weights: a .safetensors file written by vsvsr.weights.save.
-    window: frames per window (default: the window the model was trained with).
+    weights: a .safetensors file written by vsvsr.weights.save, or a community model file that
+        spandrel recognises (.pth, .pt, .ckpt, .safetensors: ESRGAN, Real-ESRGAN Compact,
+        SwinIR, ...), read without unpickling code (README: Community models).
+    window: frames per window (default: the window the model was trained with; 1 for a
+        community model, which upscales each frame on its own).
     tile, overlap: LR tile side and tile overlap in pixels (default: the model's inference tile,
         tile // 16 overlap).
     device: "cpu", "cuda" or "cuda:N" (default: CUDA when available).
@@ -67,8 +71,6 @@ def SRGAN(
     props = clip.get_frame(0).props if clip.num_frames else {}
     check_clip(clip, props)
     check_integers(scale=scale, window=window, tile=tile, overlap=overlap, num_streams=num_streams, threads=threads)
-    if scale not in (2, 4):
-        raise vs.Error(f"vsr.SRGAN: scale must be 2 or 4, not {scale}; for other sizes resize the result")
     if model is not None and weights is not None:
         raise vs.Error("vsr.SRGAN: pass either model= (a shipped model) or weights= (a file), not both")
     if num_streams < 1:

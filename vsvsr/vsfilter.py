@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
-from . import weights
+from . import networks, weights
 from .engine import ClipServer, Engine, Settings
 from .weights import DEFAULT_MODEL, WeightsError
 
@@ -211,4 +211,4 @@ def engine_for(name_or_path: str, settings: Settings, num_streams: int) -> Engin
 @functools.lru_cache(maxsize=4)
 def _cached_engine(path: str, mtime_ns: int, settings: Settings, num_streams: int) -> Engine:
     """Engines keyed on everything that changes their output: file (and its version), settings."""
-    return Engine(weights.load(path), settings, num_streams)
+    return Engine(networks.load(path), settings, num_streams)

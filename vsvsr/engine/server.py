@@ -19,11 +19,11 @@ import torch
 from .windows import Window, WindowGrid
 
 FrameSource = Callable[[int], torch.Tensor]  # index -> (3, h, w) float32 RGB in [0, 1]
-UpscaleWindow = Callable[[torch.Tensor, slice], torch.Tensor]  # (T, 3, h, w), kept -> (K, 3, 2h, 2w)
+UpscaleWindow = Callable[[torch.Tensor, slice], torch.Tensor]  # (T, 3, h, w), kept -> (K, 3, s*h, s*w)
 
 
 class WindowCache:
-    """One x2 level: windows computed on demand, merged across threads, kept LRU."""
+    """One level (one network pass): windows computed on demand, merged across threads, kept LRU."""
 
     def __init__(self, upscale_window: UpscaleWindow, capacity: int) -> None:
         self.upscale_window = upscale_window
@@ -36,7 +36,7 @@ class WindowCache:
         return len(self._done)
 
     def frame(self, n: int, grid: WindowGrid, source: FrameSource) -> torch.Tensor:
-        """Upscaled frame n: (3, 2h, 2w) float32 in [0, 1]."""
+        """Upscaled frame n: (3, s*h, s*w) float32 in [0, 1]."""
         window = grid.window_of(n)
         return self._outputs(window, source)[n - window.first]
 
@@ -77,7 +77,8 @@ class WindowCache:
 
 
 class ClipServer:
-    """A clip's upscaled frames by index, through `passes` chained x2 levels (1: x2, 2: x4).
+    """A clip's upscaled frames by index, through `passes` chained levels of one network pass
+    each (ours: 1 is x2, 2 is x4).
 
     The one door the adapters use. Every request names its source and the scene cuts it knows
     (the VapourSynth filter learns cuts from frame props near n; the ffmpeg pipeline has all of

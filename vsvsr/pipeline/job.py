@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from .. import __version__, weights
+from .. import __version__, networks, weights
 from ..engine import ClipServer, Engine, Resolved, Settings
 from .cluster import ClusterOptions, Workers, worker_settings
 from .decode import DecodedFrames
@@ -150,7 +150,7 @@ def _plan(options: UpscaleOptions) -> _Plan:
     weights_file = weights.resolve(options.model)
     cluster = options.cluster
     # With workers, this engine only plans (stride, needs) and needs no GPU here.
-    engine = Engine(weights.load(weights_file),
+    engine = Engine(networks.load(weights_file),
                     options.engine if cluster.workers == 1 else dataclasses.replace(options.engine, device="cpu"))  # fmt: skip
     settings = engine.settings if cluster.workers == 1 else worker_settings(engine.settings, options.engine, cluster)
     with open(weights_file, "rb") as f:
@@ -213,7 +213,7 @@ def _segment_task(plan: _Plan, found: Scan) -> SegmentTask:
     """What a worker needs to render any segment of this job."""
     options = plan.options
     return SegmentTask(plan.source, plan.video, plan.colour, options.vf_pre, options.start, options.end, found.frames,
-                       found.cuts, plan.settings, plan.weights_digest, plan.encoder,
+                       found.cuts, plan.settings, plan.weights_file.name, plan.weights_digest, plan.encoder,
                        {"vsvsr": __version__, "torch": torch.__version__})  # fmt: skip
 
 

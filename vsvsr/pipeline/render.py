@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from .. import weights
+from .. import networks
 from ..engine import ClipServer, Engine, Resolved, Settings
 from .decode import DecodedFrames
 from .encode import SegmentEncoder
@@ -55,6 +55,7 @@ class SegmentTask:
     frames: int  # the clip's length
     cuts: tuple[int, ...]
     settings: Resolved  # what the frames are made with; the job key records it
+    weights_name: str  # the weights file's name (its suffix tells a community format)
     weights_digest: str  # sha256 of the weights file
     encoder: Callable[[Path], list[str]]
     versions: dict[str, str]  # the driver's vsvsr and torch: other kernels give other bits
@@ -64,7 +65,7 @@ class SegmentTask:
         """Encode `segment` to `path`; the generator frame-evaluations it took."""
         self._check_worker()
         torch.set_num_threads(threads)
-        engine = _engine(self.weights_digest, weights_bytes, self.settings)
+        engine = _engine(self.weights_name, self.weights_digest, weights_bytes, self.settings)
         server = engine.clip(self.frames)
         evaluated = engine.frames_evaluated
         first = server.needs(segment.first, self.cuts)[0]
@@ -97,15 +98,15 @@ def engine_settings(resolved: Resolved) -> Settings:
 _engines: dict[tuple[str, Resolved], Engine] = {}  # a Ray worker process renders many segments with one model
 
 
-def _engine(digest: str, weights_bytes: bytes, resolved: Resolved) -> Engine:
+def _engine(name: str, digest: str, weights_bytes: bytes, resolved: Resolved) -> Engine:
     key = (digest, resolved)
     if key not in _engines:
         if hashlib.sha256(weights_bytes).hexdigest() != digest:
             raise PipelineError("the weights reached this worker damaged; run the job again")
         with tempfile.TemporaryDirectory(prefix="vsvsr-weights-") as tmp:
-            path = Path(tmp, f"{digest}.safetensors")
+            path = Path(tmp, name)
             path.write_bytes(weights_bytes)
-            engine = Engine(weights.load(path), engine_settings(resolved))
+            engine = Engine(networks.load(path), engine_settings(resolved))
         if engine.settings != resolved:
             raise PipelineError(f"worker {os.uname().nodename} resolves the engine settings differently "
                                 f"({engine.settings} against {resolved}); please report this")  # fmt: skip
