@@ -70,9 +70,11 @@ def test_two_workers_one_killed_mid_segment_give_the_frames_of_one(job, ray_clus
     work = tmp_path / ".killed.mkv.vsvsr"
     killed = []
 
+    job_done = threading.Event()
+
     def kill_one_worker() -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not killed:
+        # Until the job ends, however long Ray's workers take to start on a loaded machine.
+        while not job_done.is_set() and not killed:
             pid = encoding_worker(work)
             if pid is not None:
                 title = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
@@ -82,8 +84,11 @@ def test_two_workers_one_killed_mid_segment_give_the_frames_of_one(job, ray_clus
 
     killer = threading.Thread(target=kill_one_worker)
     killer.start()
-    assert main(args(source, output, model, "--workers", "2")) == 0
-    killer.join()
+    try:
+        assert main(args(source, output, model, "--workers", "2")) == 0
+    finally:
+        job_done.set()
+        killer.join()
     assert killed and killed[0].startswith("ray::"), killed  # a Ray worker, in the middle of a segment
     assert len(one) == FRAMES and frame_hashes(output) == one
     assert f"{FRAMES} frames" in capsys.readouterr().err
@@ -96,9 +101,8 @@ def test_resume_after_the_driver_dies_reuses_its_segments(job, ray_cluster, tmp_
     state = tmp_path / ".out.mkv.vsvsr" / "state.json"
     command = [sys.executable, "-m", "vsvsr", *args(source, output, model, "--workers", "2")]
     driver = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env={**os.environ, "RAY_ADDRESS": ray_cluster})
-    deadline = time.monotonic() + 120
     finished: set[int] = set()
-    while time.monotonic() < deadline and driver.poll() is None and len(finished) < 2:
+    while driver.poll() is None and len(finished) < 2:  # the driver ends by itself at worst
         try:
             finished = {int(i) for i in json.loads(state.read_text())["finished"]}
         except (OSError, ValueError, KeyError):
