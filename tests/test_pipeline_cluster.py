@@ -51,12 +51,12 @@ def args(source: Path, output: Path, model: str, *extra: str) -> list[str]:
 
 
 def encoding_worker(work: Path) -> int | None:
-    """The Ray worker whose ffmpeg is writing a segment into `work` (frames already in it)."""
+    """The Ray worker whose ffmpeg encodes a segment into `work`."""
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             text = cmdline.read_bytes().decode(errors="replace")
             partial = next((Path(a) for a in text.split("\0") if a.startswith(str(work)) and a.endswith(".partial")), None)
-            if partial is not None and partial.stat().st_size > 0:
+            if partial is not None:  # its encoder runs: the worker is inside a segment
                 status = cmdline.with_name("status").read_text()
                 return int(status.split("\nPPid:\t")[1].split()[0])
         except (OSError, IndexError, ValueError):

@@ -30,7 +30,7 @@ from typing import Any, Self
 
 import torch
 
-from ..atomic import atomic_path
+from ..atomic import atomic_path, commit
 from ..engine import Resolved, Settings, default_precision
 from .render import SegmentTask
 from .segments import Segment, WorkDir
@@ -198,7 +198,7 @@ def _home_node(ray: Any) -> str:
 def _keep(rendered: _Rendered, target: Path) -> None:
     """Put a rendered segment under its name in the work folder."""
     if rendered.data is None:
-        os.replace(rendered.path, target)
+        commit(rendered.path, target)
     else:
         with atomic_path(target) as tmp:
             tmp.write_bytes(rendered.data)
