@@ -181,7 +181,8 @@ def backend_rows(path: str, frames: int) -> list[str]:
     the graph), interleaved so that a machine's drift touches every row alike."""
     src = moving_clip(960, 540, frames)
     runs = {"torch fp32": dict(precision="fp32"), "ort fp32": dict(backend="ort", precision="fp32"),
-            "ov fp32": dict(backend="ov", precision="fp32"), "ov bf16": dict(backend="ov", precision="bf16")}  # fmt: skip
+            "ov fp32": dict(backend="ov", precision="fp32"), "ov bf16": dict(backend="ov", precision="bf16"),
+            "ov fp32, num_streams=2": dict(backend="ov", precision="fp32", num_streams=2)}  # fmt: skip
     for settings in runs.values():
         fetch_all(SRGAN(src[:3], weights=path, **settings), 3, core.num_threads)
     seconds = {name: [] for name in runs}
