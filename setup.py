@@ -32,6 +32,10 @@ RUNTIME = [
     "safetensors>=0.4",    # weight files with a JSON descriptor in their metadata
     "tqdm>=4.66",          # progress bars of long CLI work
     "ffmpeg-python>=0.2",  # vsvsr upscale: builds the ffmpeg commands and their filter graphs
+    # Community models (weights= / --weights FILE.pth): detects the architecture from a state
+    # dict and builds it (vsvsr.community). 0.4 has the descriptor API used there; brings
+    # torchvision and einops.
+    "spandrel>=0.4.2,<0.5",
 ]
 
 # The source and scene-cut filters the shipped filter scripts (filter_scripts/*.vpy) call.

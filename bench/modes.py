@@ -20,7 +20,7 @@ import time
 import torch
 
 from training.data import evalset  # the benchmark may use the training package's data
-from training.evaluate import downsample, lr_motion, score, upscale_with_engine
+from training.scoring import downsample, lr_motion, score, upscale_with_engine
 from vsvsr import weights
 from vsvsr.engine import MODES, Engine, Settings, WindowGrid
 
@@ -38,22 +38,22 @@ def mean(per_clip: dict[str, dict[str, float]]) -> dict[str, float]:
 
 
 def seconds_per_frame(path: str) -> dict[str, float]:
-    """Best-of-3 seconds per produced frame of one 960x540 window, for each mode's kept frames."""
+    """Best-of-3 seconds per produced frame of one 960x540 window, for each mode's produced frames."""
     engine = Engine(weights.load(path), Settings(2))
     window = engine.settings.window
     frames = torch.rand(window, 3, 540, 960)
-    kept = {mode: kept_frames(window, mode) for mode in MODES}
+    produced = {mode: produced_frames(window, mode) for mode in MODES}
     engine.upscaler(frames)  # warm-up: kernel selection
     best = dict.fromkeys(MODES, float("inf"))
     for _ in range(3):
-        for mode, keep in kept.items():
+        for mode, produce in produced.items():
             start = time.perf_counter()
-            engine.upscaler(frames, keep)
-            best[mode] = min(best[mode], (time.perf_counter() - start) / (keep.stop - keep.start))
+            engine.upscaler(frames, produce)
+            best[mode] = min(best[mode], (time.perf_counter() - start) / (produce.stop - produce.start))
     return best
 
 
-def kept_frames(window: int, mode: str) -> slice:
+def produced_frames(window: int, mode: str) -> slice:
     """The positions a window in the middle of a long clip produces in `mode`."""
     w = WindowGrid(10 * window, window, mode=mode).window_of(5 * window)
     return slice(w.position(w.first), w.position(w.first) + w.count)

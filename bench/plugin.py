@@ -96,19 +96,19 @@ def speed_rows(path: str, settings: dict, frames: int) -> list[str]:
     model = engine.upscaler.model
     crops = torch.stack([grid.crop(window, t) for t in grid.tiles]).to(cfg.device)  # (tiles, T, 3, tile, tile)
 
-    # The windows VapourSynth's run computed, each keeping the frames it produces.
-    keeps = [slice(w.position(w.first), w.position(w.first) + w.count) for w in engine.grid(frames).windows()]
+    # The windows VapourSynth's run computed, each with the frames it produces.
+    produced = [slice(w.position(w.first), w.position(w.first) + w.count) for w in engine.grid(frames).windows()]
 
-    def tiled(keep: slice | None = None) -> None:
+    def tiled(produce: slice | None = None) -> None:
         for i in range(0, len(crops), cfg.batch):
-            model(crops[i : i + cfg.batch], keep)
+            model(crops[i : i + cfg.batch], produce)
 
     def untiled() -> None:
         model(window[None].to(cfg.device))
 
     def raw() -> None:  # the same work as VapourSynth's run, on the same tiles
-        for keep in keeps:
-            tiled(keep)
+        for produce in produced:
+            tiled(produce)
 
     with torch.inference_mode():
         t_tiled, t_untiled = best_of(tiled), best_of(untiled)
@@ -151,7 +151,7 @@ def evaluation_rows(path: str, settings: dict) -> list[str]:
 def position_rows(path: str, settings: dict, max_clips: int) -> list[str]:
     """PSNR-Y per window position in fast mode (edge frames see one side only)."""
     from training.data import evalset  # the benchmark may use the training package's data
-    from training.evaluate import EvalSettings, psnr_by_window_position
+    from training.scoring import EvalSettings, psnr_by_window_position
 
     eval_settings = EvalSettings(2, device=settings.get("device", "cpu"), precision=settings.get("precision"))
     by_position = psnr_by_window_position(weights.load(path), evalset.named("builtin")[:max_clips], eval_settings)

@@ -76,3 +76,20 @@ def test_a_write_killed_midway_never_appears_under_the_final_name(tmp_path):
     path = tmp_path / "w.safetensors"
     result = subprocess.run([sys.executable, "-c", KILLED_MID_WRITE, str(path)], check=False)
     assert result.returncode == -9 and not path.exists()
+
+
+def test_a_segment_ffmpeg_wrote_is_on_disk_before_it_takes_its_name(tmp_path, monkeypatch):
+    """Files another program writes (the pipeline's segments, its output) end as atomic_path's
+    do: the data synced, then the rename, then the folder."""
+    import vsvsr.atomic as atomic
+    from vsvsr.pipeline.encode import SegmentEncoder
+
+    steps = []
+    monkeypatch.setattr(atomic, "_fsync_file", lambda p: steps.append(("data", p.name, p.exists())))
+    monkeypatch.setattr(atomic, "_fsync_folder", lambda p: steps.append(("folder", p.name, True)))
+    copy_stdin = [sys.executable, "-c", "import shutil, sys; shutil.copyfileobj(sys.stdin.buffer, open(sys.argv[1], 'wb'))"]
+    segment = tmp_path / "0000.mkv"
+    encoder = SegmentEncoder(segment, lambda partial: [*copy_stdin, str(partial)])
+    encoder.write(torch.zeros(3, 2, 2))
+    assert encoder.finish() == segment and segment.stat().st_size == 3 * 2 * 2 * 4
+    assert steps == [("data", "0000.mkv.partial", True), ("folder", tmp_path.name, True)]

@@ -1,5 +1,5 @@
-"""The vsvsr command: every error is one clear line and a non-zero exit, leaving nothing behind;
-`vsvsr info` reports the machine."""
+"""The vsvsr command: every error the user can fix is one clear line and a non-zero exit, leaving
+nothing behind, and a bug keeps its traceback; `vsvsr info` reports the machine."""
 
 import re
 import sys
@@ -39,7 +39,7 @@ ERRORS = [
     ("missing.mkv", [], r"cannot read .*missing\.mkv: no such file"),
     ("text", [], r"cannot read .*notes\.txt: Invalid data found"),
     ("audio", [], r"audio\.mka has no video stream"),
-    ("video", ["--scale", "3"], r"--scale must be 2 or 4, not 3"),
+    ("video", ["--scale", "3"], r"scale must be 2 or 4, not 3: the model is x2"),
     ("video", ["--model", "huge"], r"unknown model 'huge'"),
     ("video", ["--codec", "libnope"], r"ffmpeg has no encoder 'libnope'; list them with: ffmpeg -encoders"),
     ("video", ["--pix-fmt", "gbrp"], r"libx264 cannot encode --pix-fmt; pass --pix-fmt, one of: yuv420p"),
@@ -68,6 +68,25 @@ def test_errors_are_one_line_and_leave_nothing(files, tmp_path, capsys, name, ex
     assert out == "" and error.startswith("vsvsr upscale: ") and "Traceback" not in err, err
     assert re.search(message, error), err
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # no OUTPUT, no work folder
+
+
+def test_a_bug_is_not_dressed_as_a_user_error(files, tmp_path, monkeypatch, capsys):
+    """Only vsvsr's own user errors become one line; a ValueError from inside (a bug) keeps its
+    traceback, so it can be reported."""
+    import vsvsr.pipeline
+
+    def broken(*args, **kwargs):
+        raise ValueError("list.index(x): x not in list")
+
+    monkeypatch.setattr(vsvsr.pipeline, "upscale", broken)
+    with pytest.raises(ValueError, match="not in list"):
+        main(["upscale", str(files["video"]), str(tmp_path / "out.mkv"), "--weights", files["model"], "--quiet"])
+    assert capsys.readouterr().err == ""
+
+
+def test_export_onnx_window_is_a_user_error(files, tmp_path, capsys):
+    assert main(["export-onnx", "--weights", files["model"], "--window", "0", str(tmp_path / "m.onnx")]) == 2
+    assert capsys.readouterr().err.strip() == "vsvsr export-onnx: window must be at least 1 frame, not 0"
 
 
 def test_default_model_explains_itself_while_none_ships(files, tmp_path, capsys, monkeypatch):

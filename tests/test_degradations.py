@@ -88,7 +88,7 @@ def test_content_aware_keeps_detail_and_blurs_flat_regions():
     y = only("content_aware", sigma=(2.5, 2.5))(x, np.random.default_rng(0))
     uniform = d._blur(x, 2.5)
     change, uniform_change = (y - x).abs().mean(dim=(0, 1)), (uniform - x).abs().mean(dim=(0, 1))  # (H, W)
-    saliency = d.kornia.filters.sobel(d._luma(x)).mean(dim=(0, 1))
+    saliency = d.kornia.filters.sobel(d.luma(x)).mean(dim=(0, 1))
     busy, flat = saliency > saliency.quantile(0.9), saliency < saliency.quantile(0.3)
     # Where the picture has edges it changes much less than a uniform blur would change it;
     # where it is flat it gets (nearly) that blur.

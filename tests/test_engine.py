@@ -11,6 +11,7 @@ import vsvsr.models as models
 from conftest import perturb_nonlocal
 from vsvsr.engine import Engine, Settings, TileGrid, WindowGrid, resolve
 from vsvsr.engine.settings import default_precision
+from vsvsr.weights import descriptor_of
 
 
 @pytest.fixture(scope="module")
@@ -266,4 +267,4 @@ def test_precision_defaults_and_low_precision_closeness(model):
 )
 def test_settings_errors_name_the_rule(settings, message):
     with pytest.raises(ValueError, match=message):
-        resolve(settings, window=5, tile=64)
+        resolve(settings, descriptor_of(models.build("lite")))  # window 5, tile 64

@@ -12,7 +12,7 @@ from skimage import data
 
 from training.data import evalset, sources
 from training.data.motion import CameraMotion, photo_sequence
-from training.evaluate import downsample, upscale_baseline
+from training.scoring import downsample, upscale_baseline
 from vsvsr import metrics
 
 

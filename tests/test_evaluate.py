@@ -15,7 +15,7 @@ from PIL import Image
 from skimage import data
 
 from training.__main__ import main
-from training.evaluate import EvalSettings, lr_input
+from training.scoring import EvalSettings, lr_input
 from training.report import TABLE_COLUMNS
 from vsvsr import models, weights
 
@@ -152,6 +152,19 @@ def test_window_override_runs_the_same_weights_frame_by_frame(tiny_data, lite_we
                  "--report", str(tmp_path / "0")]) == 2  # fmt: skip
 
 
+def test_a_bug_keeps_its_traceback(lite_weights, tiny_data, tmp_path, monkeypatch):
+    """python -m training prints user errors as one line; any other exception escapes."""
+    import training.evaluate
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug, not the user's mistake")
+
+    monkeypatch.setattr(training.evaluate, "score_methods", broken)
+    with pytest.raises(ValueError, match="a bug"):
+        main(["evaluate", "--weights", str(lite_weights), "--scale", "2", "--data", str(tiny_data), "--baselines", "",
+              "--report", str(tmp_path / "r")])  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [
@@ -211,7 +224,7 @@ def _render(index: Path) -> dict:
 
 def test_window_versus_static_tells_a_moving_clip_from_a_still_one():
     from training.data.evalset import Clip
-    from training.evaluate import EvalSettings, window_versus_static
+    from training.scoring import EvalSettings, window_versus_static
 
     torch.manual_seed(0)
     model = models.build("lite")

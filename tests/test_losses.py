@@ -53,6 +53,18 @@ def test_sobel():
     assert losses.sobel_loss(edge.transpose(-1, -2), torch.zeros_like(edge)) == pytest.approx(4.0)
 
 
+@pytest.mark.parametrize("kind", ["l1", "l2"])
+def test_sobel_from_kornia_equals_the_hand_written_kernels(kind):
+    """The loss takes kornia's Sobel kernels (as the degradations do): the same values as the
+    hand-written [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]] pair it replaced, on random images."""
+    torch.manual_seed(0)
+    pred, target = torch.rand(2, 3, 24, 20), torch.rand(2, 3, 24, 20)
+    h = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
+    responses = [(losses.filter_channels(pred, k), losses.filter_channels(target, k)) for k in (h, h.T)]
+    by_hand = sum(losses.distance(p, t, kind) for p, t in responses)
+    assert losses.sobel_loss(pred, target, kind).item() == pytest.approx(by_hand.item(), rel=1e-6)
+
+
 def test_ricker_kernel_is_the_papers():
     k = losses.ricker_kernel(0.55)
     assert k[1, 1].item() == pytest.approx(3.4786, abs=1e-4)  # 1 / (pi 0.55^4)

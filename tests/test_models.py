@@ -112,10 +112,10 @@ def test_temporal_block_holds_the_edge_frames():
 
 
 @pytest.mark.parametrize("blocks", [0, 1, 2])
-def test_kept_frames_are_the_whole_windows_frames_for_less_work(blocks):
+def test_produced_frames_are_the_whole_windows_frames_for_less_work(blocks):
     """Asking for some frames of a window gives exactly those frames of the whole window's
     output (edge frames included, where the 3D blocks hold the edges), while the frame-by-frame
-    trunk runs on the kept frames only."""
+    trunk runs on the produced frames only."""
     torch.manual_seed(0)
     model = perturb_nonlocal(models.build("lite", temporal_blocks=blocks)).eval()
     trunk_frames = []
@@ -123,12 +123,12 @@ def test_kept_frames_are_the_whole_windows_frames_for_less_work(blocks):
     x = torch.rand(2, 5, 3, 14, 15)
     with torch.no_grad():
         whole = model(x)
-        for keep in (slice(1, 4), slice(0, 2), slice(4, 5)):
-            assert torch.equal(model(x, keep), whole[:, keep])
+        for produce in (slice(1, 4), slice(0, 2), slice(4, 5)):
+            assert torch.equal(model(x, produce), whole[:, produce])
     assert trunk_frames == [2 * 5, 2 * 3, 2 * 2, 2 * 1]
-    with pytest.raises(ValueError, match="keep must select consecutive frames"):
+    with pytest.raises(ValueError, match="produce must select consecutive frames"):
         model(x, slice(0, 5, 2))
-    with pytest.raises(ValueError, match="keep must select consecutive frames"):
+    with pytest.raises(ValueError, match="produce must select consecutive frames"):
         model(x, slice(5, 6))
 
 
@@ -180,13 +180,6 @@ def test_build_overrides_and_errors():
         models.build("lite", num_layers=3)
     with pytest.raises(KeyError, match="known models: rrdb, residual, lite"):
         models.build("huge")
-
-
-def test_frame_evaluation_counter(lite):
-    with torch.no_grad():
-        lite(torch.rand(2, 5, 3, 8, 8))
-        models.upscale(lite, torch.rand(1, 3, 3, 8, 8), scale=4)
-    assert lite.frames_evaluated == 2 * 5 + 2 * 3
 
 
 def test_low_precision_body_keeps_float32_skip(lite):

@@ -20,7 +20,7 @@ from training.__main__ import main
 from training.config import LossConfig, PhaseConfig
 from training.data import sources
 from training.data.motion import CameraMotion, photo_sequence
-from training.evaluate import downsample, upscale_baseline
+from training.scoring import downsample, upscale_baseline
 from training.runlog import read_csv
 from training.trainer import ema_update, lr_factor
 from training.validation import upscale_clip

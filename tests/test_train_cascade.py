@@ -54,10 +54,10 @@ def test_stride_keeps_every_nth_patch():
     assert keep_every(patches, 6, 4, 6).flatten().tolist() == [2, 8]  # offsets wrap; per image
 
 
-def test_x2_stage_levels():
-    (level,) = run_stage(NearestX2(), Stage(2, 8), batch())
-    assert level.pred_patches.shape == level.target_patches.shape == (B * 4, T, 3, 16, 16)
-    assert level.pred_image.shape == (B, T, 3, 32, 32) and torch.equal(level.target_image, batch()["hr"])
+def test_x2_stage_output():
+    (output,) = run_stage(NearestX2(), Stage(2, 8), batch())
+    assert output.pred_patches.shape == output.target_patches.shape == (B * 4, T, 3, 16, 16)
+    assert output.pred_image.shape == (B, T, 3, 32, 32) and torch.equal(output.target_image, batch()["hr"])
     (strided,) = run_stage(NearestX2(), Stage(2, 8), batch(), stride=3, offset=0)
     assert strided.patches == 2 and strided.pred_patches.shape[0] == B * 2 and strided.pred_image is None
 
@@ -105,9 +105,9 @@ def test_gradients_accumulate_over_stages_into_one_update():
     g.zero_grad()
     total = 0
     for stage in stages_of(cascade):
-        for level in run_stage(g, stage, batch()):
-            for pred, target, factor in ((level.pred_patches, level.target_patches, level.patches),
-                                         (level.pred_image, level.target_image, 1.0)):  # fmt: skip
+        for output in run_stage(g, stage, batch()):
+            for pred, target, factor in ((output.pred_patches, output.target_patches, output.patches),
+                                         (output.pred_image, output.target_image, 1.0)):  # fmt: skip
                 total = total + factor * sum(criterion(pred, target).values())
     total.backward()
     assert result.loss == pytest.approx(total.item(), rel=1e-5)
@@ -135,7 +135,7 @@ def test_g_and_d_steps_keep_their_gradients_apart():
     assert "adversarial" in result.terms
     assert all(p.grad is None for p in d.parameters())  # G's losses put nothing into D
     assert all(p.requires_grad for p in d.parameters())  # and D trains again afterwards
-    # x2/8: patches and image; x2/16, and both x4/8 levels: one patch each, the image itself.
+    # x2/8: patches and image; x2/16, and both x4/8 outputs: one patch each, the image itself.
     assert len(fakes) == 5 and all(not f.pred.requires_grad for f in fakes)
     g_grads = grads(g)
     assert any(gr is not None and gr.abs().sum() > 0 for gr in g_grads)

@@ -6,6 +6,6 @@
 It imports vsvsr; vsvsr never imports it.
 """
 
+from vsvsr.errors import UserError  # the training package's mistakes are the same kind: one line
 
-class UserError(Exception):
-    """A mistake in what the user asked for; the command line prints its message, no traceback."""
+__all__ = ["UserError"]

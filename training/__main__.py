@@ -13,15 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vsvsr.weights import WeightsError
-
 from . import UserError, evaluate, ship, train
-from .checkpoint import CheckpointError
-from .data.evalset import EvalDataError
-from .data.sources import SourceError
 
 COMMANDS = {"evaluate": evaluate, "ship": ship, "train": train}
-USER_ERRORS = (UserError, WeightsError, EvalDataError, SourceError, CheckpointError)
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):
@@ -46,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command].run(args)
-    except USER_ERRORS as err:
+    except UserError as err:  # weights, checkpoints, configs, data: anything else is a bug
         print(f"python -m training {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -75,9 +75,9 @@ def stages_of(cascade: CascadeConfig) -> list[Stage]:
 
 
 @dataclass(frozen=True)
-class Level:
-    """One scored output of a stage: generated and target patches, and the assembled images
-    (None when the stride left holes). `patches` counts the patches per image."""
+class StageOutput:
+    """What one generator pass of a stage made, to be scored: generated and target patches, and
+    the assembled images (None when the stride left holes). `patches` counts the patches per image."""
 
     name: str
     pred_patches: torch.Tensor  # (B * kept, T, 3, s, s)
@@ -88,10 +88,10 @@ class Level:
 
 
 def run_stage(net_g: torch.nn.Module, stage: Stage, batch: dict[str, torch.Tensor], stride: int = 1,
-              offset: int = 0) -> list[Level]:  # fmt: skip
+              offset: int = 0) -> list[StageOutput]:  # fmt: skip
     """Generate one stage's patches from `batch` ("lr", "hr"; for x4 also "lr4", "hr_half") and
-    pair them with their targets. x2 gives one level; x4 gives the intermediate x2 level and the
-    final x4 level, in that order."""
+    pair them with their targets: x2 gives one output; x4 gives its two passes' outputs, the
+    intermediate x2 and the final x4, in that order."""
     lr = batch["lr"] if stage.scale == 2 else batch["lr4"]  # (B, T, 3, h, w)
     grid = PatchGrid.over(*lr.shape[-2:], stage.tile)
     kept = len(range(offset % stride, grid.count, stride))
@@ -100,13 +100,13 @@ def run_stage(net_g: torch.nn.Module, stage: Stage, batch: dict[str, torch.Tenso
     def patches(images: torch.Tensor) -> torch.Tensor:
         return keep_every(grid.split(images), grid.count, stride, offset)
 
-    def level(name: str, pred: torch.Tensor, target: torch.Tensor) -> Level:
-        return Level(name, pred, patches(target), grid.assemble(pred) if whole else None,
+    def output(name: str, pred: torch.Tensor, target: torch.Tensor) -> StageOutput:
+        return StageOutput(name, pred, patches(target), grid.assemble(pred) if whole else None,
                      target if whole else None, kept)  # fmt: skip
 
     x2 = net_g(patches(lr))  # (B * kept, T, 3, 2s, 2s)
     if stage.scale == 2:
-        return [level(stage.name, x2, batch["hr"])]
+        return [output(stage.name, x2, batch["hr"])]
     # The inference engine clamps between the two passes of x4; so does training.
     x4 = net_g(x2.clamp(0, 1))  # (B * kept, T, 3, 4s, 4s)
-    return [level(f"{stage.name}:x2", x2, batch["hr_half"]), level(stage.name, x4, batch["hr"])]
+    return [output(f"{stage.name}:x2", x2, batch["hr_half"]), output(stage.name, x4, batch["hr"])]

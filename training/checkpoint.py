@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from vsvsr.atomic import atomic_path
+from vsvsr.errors import UserError
 
 FORMAT = "vsvsr-train-checkpoint/1"
 REQUIRED_KEYS = ("format", "step", "config", "net_g", "ema", "optim_g", "scaler_g", "rng", "data_position")
@@ -26,7 +27,7 @@ _NAME = re.compile(r"step-(\d+)\.pt")
 _TEMP_PREFIX = ".step-"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A file that is not a usable training checkpoint; the message says why."""
 
 

@@ -50,7 +50,9 @@ def _require(condition: bool, message: str) -> None:
 @dataclass(frozen=True)
 class GeneratorConfig:
     arch: str = "lite"  # a vsvsr.models name
-    params: dict[str, Any] = field(default_factory=dict)  # overrides, e.g. {num_blocks: 1} for tests
+    # Arch params: overrides of the architecture's constructor defaults, e.g. {num_blocks: 1} for
+    # tests; all of them, defaults included, become the weights descriptor's `arch_params`.
+    params: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _require(self.arch in models.names(), f"arch must be one of {models.names()}, not {self.arch!r}")
@@ -155,7 +157,9 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class CascadeConfig:
-    """The patch cascade (1.4, 3.1.4-3.1.6): LR patch sides of each stage, in order."""
+    """The patch cascade (1.4, 3.1.4-3.1.6): the tile (LR patch side) of each stage, in order.
+    The tiles a model trained on become its weights' `train_tiles` (trainer.trained_tiles), whose
+    largest is the engine's default `tile`."""
 
     x2: tuple[int, ...] = (16, 32)  # x2 stages: the LR crop (hr_crop / 2) in patches of each side
     x4: tuple[int, ...] = (16,)  # x4 stages: the LR crop (hr_crop / 4) in patches, each through G twice
@@ -214,7 +218,8 @@ class LossConfig:
 @dataclass(frozen=True)
 class PhaseConfig:
     """A stretch of training with its own losses and learning rates, e.g. pixel losses first,
-    then a perceptual/adversarial fine-tune (ESRGAN's and the paper's two stages)."""
+    then a perceptual/adversarial fine-tune (what ESRGAN and the paper call their two stages;
+    here a stage is one grid of the patch cascade)."""
 
     name: str
     steps: int

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import math
 
+import kornia
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -25,8 +26,6 @@ LAPLACIAN_KERNELS = {
     "von_neumann": ((0.0, 1.0, 0.0), (1.0, -4.0, 1.0), (0.0, 1.0, 0.0)),  # the 4 orthogonal neighbours
     "moore": ((1.0, 1.0, 1.0), (1.0, -8.0, 1.0), (1.0, 1.0, 1.0)),  # all 8 neighbours
 }
-SOBEL_H = ((-1.0, 0.0, 1.0), (-2.0, 0.0, 2.0), (-1.0, 0.0, 1.0))  # horizontal derivative
-SOBEL_V = tuple(zip(*SOBEL_H))  # vertical derivative: the transpose
 # 5x5 Gaussian of the Laplacian pyramid: the binomial [1, 4, 6, 4, 1] / 16, separable.
 PYRAMID_TAPS = (1.0, 4.0, 6.0, 4.0, 1.0)
 # VGG16 `features` indices of relu2_2, relu3_3 and relu4_3: texture at three scales.
@@ -69,11 +68,15 @@ def laplacian_loss(
 
 
 def sobel_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "l1") -> torch.Tensor:
-    """Distance between Sobel responses, horizontal plus vertical."""
-    h, v = _kernel(SOBEL_H), _kernel(SOBEL_V)
-    return distance(filter_channels(pred, h), filter_channels(target, h), kind) + distance(
-        filter_channels(pred, v), filter_channels(target, v), kind
-    )
+    """Distance between Sobel responses, horizontal plus vertical: kornia's unnormalised Sobel
+    kernels (the degradations' saliency uses kornia's Sobel too), without its border padding."""
+    return sum(distance(filter_channels(pred, k), filter_channels(target, k), kind) for k in _sobel_kernels())
+
+
+@functools.cache
+def _sobel_kernels() -> tuple[torch.Tensor, torch.Tensor]:
+    """[[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]] (d/dx) and its transpose (d/dy)."""
+    return tuple(kornia.filters.get_spatial_gradient_kernel2d("sobel", 1))
 
 
 def ricker_kernel(sigma: float = 0.55, size: int = 3) -> torch.Tensor:

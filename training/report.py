@@ -228,7 +228,8 @@ def _overview(frame: np.ndarray, crop: tuple[int, int, int], detail: tuple[int, 
 
 def _detail_corner(frame: np.ndarray) -> tuple[int, int]:
     """Top-left corner of the DETAIL x DETAIL square with the most fine detail (summed absolute
-    Laplacian of the luma): where upscalers differ most visibly."""
+    Laplacian of OpenCV's 8-bit grey image, which only picks where to look): where upscalers
+    differ most visibly."""
     gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     energy = cv2.integral(np.abs(cv2.Laplacian(gray, cv2.CV_32F)))  # (H+1, W+1) running sums
     d = min(DETAIL, *gray.shape)

@@ -4,7 +4,7 @@
                            gradient norms, seconds per step and the share of it spent waiting
                            for data
     OUTPUT/validation.csv  one row per validation: PSNR-Y, SSIM-Y, LPIPS, tOF, tLP, temporal
-                           error (training.evaluate's scores), bicubic's PSNR-Y and the
+                           error (training.scoring's scores), bicubic's PSNR-Y and the
                            real window against a static one (training.validation)
     OUTPUT/tensorboard/    the same scalars, when the tensorboard package is installed
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .evaluate import SCORES
+from .scoring import SCORES
 
 
 class CsvLog:

@@ -6,7 +6,7 @@
         --run out/train/lite_real --profile real
 
 The file that would ship (fp16 tensors) is evaluated by `python -m training evaluate`'s own
-scoring on the unseen set (source-disjoint from training: the bars are measured there) and on
+scoring (training.scoring) on the unseen set (source-disjoint from training: the bars are measured there) and on
 the built-in set, each at x2 and x4, on clean bicubic LR and on the same LR through H.264 and
 MPEG-2, beside bicubic, lanczos and the model that ships today (`--previous`, default the
 shipped `lite`). The same weights run with window 1 show what the window adds, clip by clip;
@@ -43,25 +43,25 @@ from PIL import Image
 
 from vsvsr import resize, sample, weights
 from vsvsr.atomic import atomic_path
-from vsvsr.pictures import labelled_row
 from vsvsr.engine import Engine, Settings
+from vsvsr.pictures import labelled_row
 
 from . import UserError, report
 from .data import evalset
-from .evaluate import (
+from .runlog import read_csv
+from .scoring import (
     COMPRESSIONS,
     EvalSettings,
     baseline_method,
     dataset_label,
-    evaluate,
     lr_motion,
     model_method,
     model_summary,
     notes,
     psnr_by_window_position,
+    score_methods,
     window_versus_static,
 )
-from .runlog import read_csv
 
 SETS = ("unseen", "builtin")  # the first is where the bars are measured
 SCALES = (2, 4)
@@ -78,7 +78,7 @@ REFERENCE_DIR = REPO / "tests" / "reference"
 class Bars:
     """What a model must measure to ship, on the unseen set, for the input it is made for."""
 
-    compression: str = "none"  # the condition the model is for (evaluate.COMPRESSIONS)
+    compression: str = "none"  # the condition the model is for (scoring.COMPRESSIONS)
     x2_gain: float = 3.2  # dB PSNR-Y over bicubic at x2
     x4_gain: float = 1.8  # dB PSNR-Y over bicubic at x4 (the cascade)
     clean_x2_gain: float | None = None  # a model for compressed input must still do this on clean input
@@ -313,7 +313,7 @@ def ship(model_path: Path, name: str, run: Path, report_dir: Path, *, bars: Bars
                     if data == primary and scale == 2 and compression == bars.compression:
                         methods.append(model_method(shipped, settings, window_1(name), window=1))
                     key = condition_key(data, scale, compression)
-                    results, assets = evaluate(methods, clips, settings, report_dir / key)
+                    results, assets = score_methods(methods, clips, settings, report_dir / key)
                     results |= {"model": model_summary(shipped, f"{model_path} as shipped (fp16)"),
                                 "notes": notes(shipped, settings)}  # fmt: skip
                     (report_dir / key / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from .cascade import Level, Stage, run_stage
+from .cascade import Stage, StageOutput, run_stage
 from .config import CascadeConfig, LossConfig
 from .losses import Criterion, discriminator_loss, generator_adversarial_loss
 
@@ -49,22 +49,22 @@ class Scored:
 
 @dataclass(frozen=True)
 class StepResult:
-    terms: dict[str, float]  # weighted losses by name, summed over stages, levels and parts
+    terms: dict[str, float]  # weighted losses by name, summed over stages, their outputs and parts
     loss: float
     grad_norm: float  # before clipping
 
 
-def scored_parts(level: Level, cascade: CascadeConfig) -> list[Scored]:
-    """A level's per-patch and assembled terms with their weights. Per-patch losses are means
-    over one patch; "sum" accumulates them over the patches of an image as the paper does."""
-    per_patch = cascade.patch_weight * (level.patches if cascade.patch_losses == "sum" else 1)
-    if level.patches == 1 and level.pred_image is not None:
+def scored_parts(output: StageOutput, cascade: CascadeConfig) -> list[Scored]:
+    """A stage output's per-patch and assembled terms with their weights. Per-patch losses are
+    means over one patch; "sum" accumulates them over the patches of an image as the paper does."""
+    per_patch = cascade.patch_weight * (output.patches if cascade.patch_losses == "sum" else 1)
+    if output.patches == 1 and output.pred_image is not None:
         # A one-patch grid: the patch is the assembled image, so one term carries both weights.
-        parts = [Scored(level.pred_image, level.target_image, per_patch + cascade.assembled_weight)]
+        parts = [Scored(output.pred_image, output.target_image, per_patch + cascade.assembled_weight)]
     else:
-        parts = [Scored(level.pred_patches, level.target_patches, per_patch)]
-        if level.pred_image is not None:
-            parts.append(Scored(level.pred_image, level.target_image, cascade.assembled_weight))
+        parts = [Scored(output.pred_patches, output.target_patches, per_patch)]
+        if output.pred_image is not None:
+            parts.append(Scored(output.pred_image, output.target_image, cascade.assembled_weight))
     return [p for p in parts if p.factor > 0]
 
 
@@ -119,8 +119,8 @@ def generator_step(
         offset = int(rng.integers(cascade.stride))
         with _synced_if(net_g, index == len(stages) - 1), amp.autocast():
             stage_loss = torch.zeros((), device=batch["lr"].device)
-            for level in run_stage(net_g, stage, batch, cascade.stride, offset):
-                for part in scored_parts(level, cascade):
+            for output in run_stage(net_g, stage, batch, cascade.stride, offset):
+                for part in scored_parts(output, cascade):
                     part_terms = criterion(part.pred, part.target)
                     if critic is not None:
                         # One pass over fake and real: D(real) only calibrates the relativistic

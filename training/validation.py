@@ -1,6 +1,6 @@
-"""Validation during training: the EMA generator on a few held-out clips, scored by
-`python -m training evaluate`'s own scoring (outputs rounded to 8 bits, PSNR-Y and SSIM-Y with
-`scale` pixels cropped from each border, LPIPS with AlexNet, tOF, tLP), next to bicubic's PSNR-Y
+"""Validation during training: the EMA generator on a few held-out clips, scored as
+`python -m training evaluate` scores (training.scoring: outputs rounded to 8 bits, PSNR-Y and
+SSIM-Y with `scale` pixels cropped from each border, LPIPS with AlexNet, tOF, tLP), next to bicubic's PSNR-Y
 on the same frames, and `window_vs_static`: how much better each clip's first window's middle
 frame comes out from the real window than from copies of that frame (dB; 0 for window 1). A
 model that draws detail from the neighbouring frames scores above 0; one that ignores them, 0.
@@ -19,7 +19,7 @@ from vsvsr import metrics, models
 
 from .config import ValidationConfig
 from .data import evalset
-from .evaluate import SCORES, downsample, real_versus_static, score, to_uint8, upscale_baseline
+from .scoring import SCORES, downsample, real_versus_static, score, to_uint8, upscale_baseline
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def upscale_clip(model: torch.nn.Module, lr: torch.Tensor, scale: int, window: i
 
 def validate(model: torch.nn.Module, clips: list[ValidationClip], config: ValidationConfig, window: int,
              device: torch.device) -> dict[str, float]:  # fmt: skip
-    """Mean scores (training.evaluate.SCORES) of `model` over `clips`, plus bicubic's PSNR-Y and
+    """Mean scores (training.scoring.SCORES) of `model` over `clips`, plus bicubic's PSNR-Y and
     the real window's gain over a static one."""
     was_training = model.training
     model.eval()

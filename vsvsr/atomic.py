@@ -5,7 +5,8 @@
     # here `path` holds the whole file: flushed to disk, then renamed over the old one
 
 Every file vsvsr and training write to be read again later (weights, checkpoints, a job's
-state, caches) goes through this one helper. The temporary file is created with mode 0666, so
+state, caches) goes through this one helper; a file another program writes under a temporary
+name (ffmpeg's segments and outputs) is put in place with `commit`, the same last step. The temporary file is created with mode 0666, so
 the kernel applies the user's umask as for any file a program creates (tempfile.mkstemp would
 make it 0600, and the rename would carry that mode to the final name).
 """
@@ -30,11 +31,17 @@ def atomic_path(path: str | os.PathLike, prefix: str | None = None) -> Iterator[
     tmp = _create(path.parent, prefix if prefix is not None else f".{path.name}.")
     try:
         yield tmp
-        _fsync_file(tmp)  # the data is on disk before the name points at it
-        os.replace(tmp, path)
+        commit(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_folder(path.parent)  # and the rename itself (the entry lives in the folder)
+
+
+def commit(tmp: str | os.PathLike, path: str | os.PathLike) -> None:
+    """Put the finished file `tmp` in place as `path` (same folder): synced, renamed over any
+    old `path`, and the rename synced."""
+    _fsync_file(Path(tmp))  # the data is on disk before the name points at it
+    os.replace(tmp, path)
+    _fsync_folder(Path(path).parent)  # and the rename itself (the entry lives in the folder)
 
 
 def _create(folder: Path, prefix: str) -> Path:

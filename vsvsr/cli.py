@@ -3,11 +3,13 @@
     vsvsr upscale in.mp4 out.mkv --weights my.safetensors --scale 2 --codec libx265 --crf 18
     vsvsr info                 # torch device, VapourSynth version, whether core.vsr loads
     vsvsr models               # models, parameters, shipped weights and their metrics
+    vsvsr models --inspect 4x-Foo.pth   # what a model file is: ours, or a community model spandrel knows
     vsvsr export-onnx --weights my.safetensors --window 5 srgan_w5.onnx
     vsvsr demo                 # the built-in sample through core.vsr.SRGAN, vspipe and x264
     vsvsr serve                # the local website: upload, compare before and after, download
 
-Every error is one line on stderr and a non-zero exit status. Nothing heavy is imported before
+A mistake the user can fix (vsvsr.errors.UserError) is one line on stderr and exit status 2;
+any other exception is a bug and shows its traceback. Nothing heavy is imported before
 `main` runs (torch takes seconds to import), so Ctrl-C at any moment is one line and exit 130.
 """
 
@@ -23,6 +25,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .errors import UsageError, UserError
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
@@ -30,7 +33,7 @@ EXIT_INTERRUPTED = 130  # the shell's code for a process stopped by SIGINT
 
 def _demo(args: argparse.Namespace) -> int:
     if any(importlib.util.find_spec(m) is None for m in ("PIL", "skimage")):  # the sample photo and the picture
-        raise ValueError("vsvsr demo needs the eval extra (Pillow, scikit-image); install it: pip install 'vsvsr[eval]'")
+        raise UsageError("vsvsr demo needs the eval extra (Pillow, scikit-image); install it: pip install 'vsvsr[eval]'")
     from .demo import run_demo
 
     video, picture, psnr = run_demo(Path(args.out), frames=args.frames)
@@ -41,7 +44,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from . import models, weights
+    from . import models, networks, weights
+
+    if args.inspect:
+        print("\n".join(networks.inspect(args.inspect)))
+        return 0
 
     shipped = weights.shipped()
     print(f"{'name':10} {'parameters':>12}  weights")
@@ -65,8 +72,6 @@ def _upscale(args: argparse.Namespace) -> int:
     from .engine import Settings
     from .pipeline import EncodeOptions, UpscaleOptions, upscale
 
-    if args.scale not in (2, 4):
-        raise ValueError(f"--scale must be 2 or 4, not {args.scale}; for other sizes add a resize with --vf-post")
     options = UpscaleOptions(
         input=Path(args.input),
         output=Path(args.output),
@@ -155,7 +160,7 @@ def _serve(args: argparse.Namespace) -> int:
 
         from .serve import ServeOptions, create_app
     except ImportError as err:
-        raise ValueError(f"vsvsr serve needs {err.name}; install the website's libraries with pip install 'vsvsr[serve]'") from None
+        raise UsageError(f"vsvsr serve needs {err.name}; install the website's libraries with pip install 'vsvsr[serve]'") from None
     from . import weights
 
     offered = weights.shipped()
@@ -191,12 +196,15 @@ def _log_to_stderr() -> None:
     logger.setLevel(logging.INFO)
 
 
-def _model_arguments(parser: argparse.ArgumentParser) -> None:
+def _model_arguments(parser: argparse.ArgumentParser, community: bool = False) -> None:
+    """--model or --weights; with `community`, --weights may also be a community model (vsvsr.community)."""
     from . import weights
 
+    ours = "a .safetensors file written by vsvsr.weights.save"
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--model", help=f"a shipped model (default: {weights.DEFAULT_MODEL})")
-    which.add_argument("--weights", help="a .safetensors file written by vsvsr.weights.save")
+    which.add_argument("--weights", metavar="FILE", help=ours + (", or a community model spandrel recognises (.pth, .pt, "
+                       ".ckpt, .safetensors: ESRGAN, Real-ESRGAN Compact, SwinIR, ...)" if community else ""))  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -207,8 +215,9 @@ def _parser() -> argparse.ArgumentParser:
                         description="Upscale any video ffmpeg reads; resumable (--resume) after a crash or Ctrl-C.")  # fmt: skip
     up.add_argument("input", metavar="INPUT")
     up.add_argument("output", metavar="OUTPUT", help="the container follows its extension (.mkv, .mp4, ...)")
-    up.add_argument("--scale", type=int, default=2, help="2 or 4 (default: 2)")
-    _model_arguments(up)
+    up.add_argument("--scale", type=int,
+                    help="the model's scale (default; 2 for ours) or its square, the model run twice (4 for ours)")  # fmt: skip
+    _model_arguments(up, community=True)
     up.add_argument("--vf-pre", metavar="GRAPH", help="ffmpeg filters before upscaling, joined by commas, e.g. bwdif or crop=1920:800")
     up.add_argument("--vf-post", metavar="GRAPH", help="ffmpeg filters after upscaling, joined by commas, e.g. unsharp or scale=1920:-2")
     up.add_argument("--codec", default="libx264", help="ffmpeg video encoder (default: libx264)")
@@ -235,6 +244,9 @@ def _parser() -> argparse.ArgumentParser:
     info.set_defaults(run=_info)
 
     listing = sub.add_parser("models", help="list models, parameters and shipped weights")
+    listing.add_argument("--inspect", metavar="FILE",
+                         help="say what a model file is instead: ours (its descriptor) or a community model spandrel "
+                              "recognises (architecture, scale, channels, size needs, precisions, parameters)")  # fmt: skip
     listing.set_defaults(run=_models)
 
     onnx = sub.add_parser("export-onnx", help="write a fixed-window ONNX graph for vs-mlrt (core.ort.Model)")
@@ -275,15 +287,14 @@ def main(argv: list[str] | None = None) -> int:
 def _run(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     _log_to_stderr()
-    from . import weights
-    from .pipeline import Interrupted, PipelineError
+    from .pipeline import Interrupted
 
     try:
         return args.run(args)
     except Interrupted as err:
         print(f"vsvsr {args.command}: {err}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (PipelineError, weights.WeightsError, ValueError) as err:
+    except UserError as err:  # anything else is a bug: its traceback shows
         print(f"vsvsr {args.command}: {err}", file=sys.stderr)
         return EXIT_ERROR
 

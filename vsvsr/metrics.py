@@ -27,6 +27,7 @@ from vsvsr.backbones import features_state_dict
 __all__ = [
     "lpips",
     "lpips_model",
+    "luma",
     "psnr_rgb",
     "psnr_y",
     "ssim_rgb",
@@ -57,7 +58,7 @@ def psnr_y(pred: torch.Tensor, target: torch.Tensor, crop: int = 0) -> torch.Ten
     """PSNR in dB on BT.601 luma (Y in 8-bit levels, peak 255), ``crop`` pixels cut from each
     border first (SR convention: crop = scale). Returns ``(N,)``; inf for identical images."""
     _check_images("psnr_y", pred, target, crop)
-    return _psnr(_luma(_crop(pred, crop)), _luma(_crop(target, crop)), 255.0)
+    return _psnr(luma(_crop(pred, crop)), luma(_crop(target, crop)), 255.0)
 
 
 def psnr_rgb(pred: torch.Tensor, target: torch.Tensor, crop: int = 0) -> torch.Tensor:
@@ -72,7 +73,7 @@ def ssim_y(pred: torch.Tensor, target: torch.Tensor, crop: int = 0) -> torch.Ten
     each border first. Matches scikit-image's ``structural_similarity(gaussian_weights=True,
     sigma=1.5, use_sample_covariance=False, data_range=255)``. Differentiable. Returns ``(N,)``."""
     _check_images("ssim_y", pred, target, crop, _SSIM_WINDOW)
-    return _ssim(_luma(_crop(pred, crop)), _luma(_crop(target, crop)), 255.0)
+    return _ssim(luma(_crop(pred, crop)), luma(_crop(target, crop)), 255.0)
 
 
 def ssim_rgb(pred: torch.Tensor, target: torch.Tensor, crop: int = 0) -> torch.Tensor:
@@ -143,7 +144,7 @@ def temporal_error(pred: torch.Tensor, target: torch.Tensor) -> float:
     ``|(pred[t] - pred[t-1]) - (target[t] - target[t-1])|``. 0 when the output changes between
     frames exactly as the ground truth does; flicker and temporal noise raise it."""
     _check_clips("temporal_error", pred, target)
-    y_pred, y_target = _luma(pred), _luma(target)  # (T, 1, H, W)
+    y_pred, y_target = luma(pred), luma(target)  # (T, 1, H, W)
     return (y_pred.diff(dim=0) - y_target.diff(dim=0)).abs().mean().item()
 
 
@@ -179,8 +180,9 @@ def _crop(x: torch.Tensor, crop: int) -> torch.Tensor:
     return x[..., crop : x.shape[-2] - crop, crop : x.shape[-1] - crop] if crop else x
 
 
-def _luma(rgb: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) Y in [16, 235]."""
+def luma(rgb: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in [0, 1] -> (N, 1, H, W) BT.601 studio-swing Y in 8-bit levels [16, 235]:
+    Y = 16 + 65.481 R + 128.553 G + 24.966 B, the Y of PSNR-Y and SSIM-Y. vsvsr's one luma."""
     weights = rgb.new_tensor(_Y_WEIGHTS).view(1, 3, 1, 1)
     return (rgb * weights).sum(dim=1, keepdim=True) + _Y_OFFSET
 

@@ -2,7 +2,7 @@
 
 The windows, scene cuts and tiles stay ours; only the generator runs in vs-mlrt's plugin
 (core.ort.Model, core.ov.Model, core.trt.Model), as an ONNX graph exported once and cached (a
-window of T frames in, the K frames the window keeps out: onnx_export.py). "ncnn" is a name
+window of T frames in, the K frames the window produces out: onnx_export.py). "ncnn" is a name
 vs-mlrt users expect, answered with why it cannot run this generator (see `plugin`).
 
 vs-mlrt computes output frame j from frame j of each input clip, with the clips' planes stacked
@@ -13,7 +13,7 @@ as channels. So for one x2 pass, with the engine's window grid (windows.py):
   overlap, then runs the network on each of our tiles as it stands;
 - window slot d is a clip whose frame j is the mosaic of `window_of(j).frames[d]`, picked per
   request (std.FrameEval) from the scene cuts in the props of the frames around j, as the torch
-  filter does; frame j of the network's output holds the K frames that window keeps, as K x 3
+  filter does; frame j of the network's output holds the K frames that window produces, as K x 3
   planes in frame props (vs-mlrt's flexible_output_prop);
 - output frame n asks for the network's frame `window.first` of its window (VapourSynth's cache
   makes it one evaluation per window, as the engine's window cache does), takes its window
@@ -40,8 +40,9 @@ import vapoursynth as vs
 
 from . import weights
 from .atomic import atomic_path
+from .errors import UsageError
 from .cache import cache_root
-from .engine import Resolved, Settings, TileGrid, WindowGrid, resolve
+from .engine import Resolved, Settings, TileGrid, WindowGrid, passes, resolve
 from .engine.settings import cpu_has_native_bf16
 from .onnx_export import OPSET, export_onnx
 from .vsfilter import check_progressive, cuts_near, frame_to_tensor, shifted, write_frame
@@ -69,16 +70,16 @@ class Runtime:
 
 
 def runtime_for(backend: str, device: str | None, precision: str | None, num_streams: int) -> Runtime:
-    """Checked settings for the vs-mlrt backend `backend` (a key of DEVICES); ValueError naming the fix."""
+    """Checked settings for the vs-mlrt backend `backend` (a key of DEVICES); UsageError naming the fix."""
     kinds = DEVICES[backend]
     kind, _, index = (device or kinds[0]).partition(":")
     if kind not in kinds or not (index == "" or index.isdigit()):
         names = " or ".join(f"{k}[:N]" for k in kinds)
-        raise ValueError(f"device must be {names} with backend={backend!r}, not {device!r}")
+        raise UsageError(f"device must be {names} with backend={backend!r}, not {device!r}")
     if precision is None:
         precision = "fp16" if kind != "cpu" else "bf16" if cpu_has_native_bf16() and "bf16" in PRECISIONS[backend] else "fp32"
     if precision not in PRECISIONS[backend]:
-        raise ValueError(f"precision must be {' or '.join(PRECISIONS[backend])} with backend={backend!r}, "
+        raise UsageError(f"precision must be {' or '.join(PRECISIONS[backend])} with backend={backend!r}, "
                          f"not {precision!r}" + ("; bf16 runs with backend='ov'" if precision == "bf16" else ""))  # fmt: skip
     return Runtime(backend, kind, int(index or 0), precision, num_streams)
 
@@ -101,36 +102,44 @@ def plugin(backend: str) -> vs.Plugin:
 @dataclass(frozen=True)
 class Plan:
     """Everything one vsr.SRGAN call on a vs-mlrt backend needs: the model file, the engine's
-    settings for it (window, mode, tile, overlap, scale) and the runtime."""
+    settings for it (window, mode, tile, overlap), its passes and the runtime."""
 
     weights: Path
     settings: Resolved
+    passes: int
     runtime: Runtime
 
 
-def plan_for(weights_path: Path, settings: Settings, runtime: Runtime) -> Plan:
-    descriptor = weights.read_descriptor(weights_path)
+def plan_for(name_or_path: str, settings: Settings, runtime: Runtime) -> Plan:
+    """The plan for one of our weights files (a shipped name or a path); UserError otherwise."""
+    path = weights.resolve(name_or_path)
+    if not weights.is_vsvsr_file(path):
+        raise UsageError(f"backend={runtime.backend!r} runs vsvsr's own window models, not community models like {path.name}; "
+                         "use backend='torch' for it")  # fmt: skip
+    descriptor = weights.read_descriptor(path)
     # Device and precision are the runtime's; resolve on the CPU, for the geometry only.
-    resolved = resolve(Settings(settings.scale, settings.window, settings.mode, settings.tile, settings.overlap, "cpu",
-                                "fp32"), descriptor.window, descriptor.inference_tile, descriptor.size_multiple)  # fmt: skip
-    return Plan(weights_path, resolved, runtime)
+    geometry = Settings(settings.scale, settings.window, settings.mode, settings.tile, settings.overlap, "cpu", "fp32")
+    resolved = resolve(geometry, descriptor)
+    return Plan(path, resolved, passes(resolved.scale, descriptor.scale), runtime)
 
 
 def upscale(rgbs: vs.VideoNode, props_clip: vs.VideoNode, plan: Plan) -> vs.VideoNode:
-    """RGBS clip -> RGBS clip upscaled x2 or x4 on vs-mlrt's runtime; frame props kept from `rgbs`,
-    scene cuts read from `props_clip`'s, exactly as vsfilter.upscale_rgbs does with torch."""
+    """RGBS clip -> RGBS clip upscaled (x2, or x4 in two passes) on vs-mlrt's runtime; frame
+    props kept from `rgbs`, scene cuts read from `props_clip`'s, as vsfilter.upscale_rgbs does
+    with torch."""
     plugin(plan.runtime.backend)
     out = rgbs
-    for _ in range(plan.settings.scale // 2):
+    for _ in range(plan.passes):
         out = _x2(out, props_clip, plan)
     return out
 
 
 def _x2(src: vs.VideoNode, props_clip: vs.VideoNode, plan: Plan) -> vs.VideoNode:
+    """One pass of our x2 generator (the only network a plan holds: see plan_for)."""
     s = plan.settings
     length, window = src.num_frames, s.window
     layout = WindowGrid(length, window, (), s.mode)  # lead and stride: the same whatever the cuts
-    kept = range(layout.lead, layout.lead + layout.stride)
+    produced = range(layout.lead, layout.lead + layout.stride)
     tiles = TileGrid(src.height, src.width, s.tile, s.overlap)
     mosaic = _mosaic(src, tiles)
     neighbours = [shifted(props_clip, d) for d in range(-layout.reach, layout.reach + 1)]
@@ -140,7 +149,7 @@ def _x2(src: vs.VideoNode, props_clip: vs.VideoNode, plan: Plan) -> vs.VideoNode
         return mosaic.std.FrameEval(lambda n, f: _frame(mosaic, grid_at(n, f).window_of(n).frames[d]),
                                     prop_src=neighbours)  # fmt: skip
 
-    network = graph_path(plan.weights, window, kept)
+    network = graph_path(plan.weights, window, produced)
     th, tw = tiles.tiles[0].h, tiles.tiles[0].w
     windows = _infer([slot(d) for d in range(window)], network, (tw, th), plan.runtime)
     blank = src.std.BlankClip(width=src.width * 2, height=src.height * 2, length=1, keep=True)
@@ -179,8 +188,8 @@ def _mosaic(clip: vs.VideoNode, tiles: TileGrid) -> vs.VideoNode:
 
 @dataclass(frozen=True)
 class _Merge:
-    """The network's output mosaic -> one upscaled frame: the kept frame at `position` of the
-    window's outputs, tiles blended as the engine blends them, props from the source frame."""
+    """The network's output mosaic -> one upscaled frame: the frame at `position` among those the
+    window produces, tiles blended as the engine blends them, props from the source frame."""
 
     tiles: TileGrid
     position: int
@@ -216,14 +225,14 @@ def _infer(clips: list[vs.VideoNode], network: Path, tile: tuple[int, int], runt
     return out["clip"]
 
 
-def graph_path(weights_path: Path, window: int, kept: range) -> Path:
-    """The ONNX graph of `weights_path` for `window` frames keeping positions `kept`, exported
-    on first use into the cache, keyed on everything that changes it."""
+def graph_path(weights_path: Path, window: int, produced: range) -> Path:
+    """The ONNX graph of `weights_path` for `window` frames producing positions `produced`,
+    exported on first use into the cache, keyed on everything that changes it."""
     key = {"weights_sha256": _file_sha256(str(weights_path), *_version(weights_path)), "window": window,
-           "kept": [kept.start, kept.stop], "opset": OPSET, "format": GRAPH_FORMAT}  # fmt: skip
+           "produced": [produced.start, produced.stop], "opset": OPSET, "format": GRAPH_FORMAT}  # fmt: skip
     path = _cache_folder() / f"{_digest(key)}.onnx"
     if not path.exists():
-        export_onnx(weights.load(weights_path), window, path, kept, clamp=False)
+        export_onnx(weights.load(weights_path), window, path, produced, clamp=False)
     return path
 
 

@@ -19,16 +19,15 @@ import vapoursynth as vs
 
 from . import mlrt
 from .engine import Settings
+from .errors import UserError
 from .vsfilter import check_clip, check_integers, colour_of, default_model, engine_for, from_rgbs, to_rgbs, upscale_rgbs
-from .weights import WeightsError
-from .weights import resolve as resolve_weights
 
 __all__ = ["SRGAN"]
 
 
 def SRGAN(
     clip: vs.VideoNode,
-    scale: int = 2,
+    scale: int | None = None,
     model: str | None = None,
     weights: str | None = None,
     window: int | None = None,
@@ -41,7 +40,7 @@ def SRGAN(
     mode: str = "context",
     backend: str = "torch",
 ) -> vs.VideoNode:
-    """Upscale `clip` x2 or x4 with vsvsr's spatio-temporal SRGAN.
+    """Upscale `clip` x2 or x4 with vsvsr's spatio-temporal SRGAN, or by a community model's scale.
 
     clip: any constant-format RGB, YUV or GRAY clip (integer up to 16 bits, half or float),
         progressive, at least 8x8. Non-RGBS clips are converted to RGB with their _Matrix,
@@ -49,10 +48,14 @@ def SRGAN(
         back to their own format at the new size; _Transfer and _Primaries pass through. Frame
         props are kept. Scene cuts come from _SceneChangePrev/_SceneChangeNext props (e.g.
         scd.Detect); without them the clip is one scene.
-    scale: the integer 2 (one pass) or 4 (the paper's cascade: the x2 generator twice).
+    scale: the model's scale (default; 2 for ours) or its square (the model twice, on its own
+        output: for ours 4, the paper's cascade).
     model: a shipped model name (default: the best shipped, see README); or
-    weights: a .safetensors file written by vsvsr.weights.save.
-    window: frames per window (default: the window the model was trained with).
+    weights: a .safetensors file written by vsvsr.weights.save, or a community model file that
+        spandrel recognises (.pth, .pt, .ckpt, .safetensors: ESRGAN, Real-ESRGAN Compact,
+        SwinIR, ...), read without unpickling code (README: Community models).
+    window: frames per window (default: the window the model was trained with; 1 for a
+        community model, which upscales each frame on its own).
     tile, overlap: LR tile side and tile overlap in pixels (default: the model's inference tile,
         tile // 16 overlap).
     device: "cpu", "cuda" or "cuda:N" (default: CUDA when available).
@@ -64,8 +67,8 @@ def SRGAN(
     mode: window layout: "context" (every frame has neighbours on both sides; T/(T-2) cost),
         "fast" (non-overlapping windows, 1x cost) or "centre" (each frame its own centred
         window, T x cost).
-    backend: "torch" (default), or a vs-mlrt runtime that runs the generator as an ONNX graph
-        (exported once, cached): "ort" (ONNX Runtime; device "cpu" or "cuda[:N]"), "ov"
+    backend: "torch" (default), or a vs-mlrt runtime that runs vsvsr's own generator as an ONNX
+        graph (exported once, cached): "ort" (ONNX Runtime; device "cpu" or "cuda[:N]"), "ov"
         (OpenVINO; "cpu" or "gpu[:N]") or "trt" (TensorRT; "cuda[:N]"); "ncnn" is refused
         (its converter cannot read this generator's graph). Windows, scene cuts and tiles stay
         vsvsr's, so the pictures are the torch backend's up to the runtime's arithmetic. Needs
@@ -78,8 +81,6 @@ def SRGAN(
     props = clip.get_frame(0).props if clip.num_frames else {}
     check_clip(clip, props)
     check_integers(scale=scale, window=window, tile=tile, overlap=overlap, num_streams=num_streams, threads=threads)
-    if scale not in (2, 4):
-        raise vs.Error(f"vsr.SRGAN: scale must be 2 or 4, not {scale}; for other sizes resize the result")
     if model is not None and weights is not None:
         raise vs.Error("vsr.SRGAN: pass either model= (a shipped model) or weights= (a file), not both")
     if num_streams < 1:
@@ -95,8 +96,8 @@ def SRGAN(
             engine = engine_for(name, settings, num_streams)
         else:
             mlrt.plugin(backend)
-            plan = mlrt.plan_for(resolve_weights(name), settings, mlrt.runtime_for(backend, device, precision, num_streams))
-    except (WeightsError, ValueError) as err:
+            plan = mlrt.plan_for(name, settings, mlrt.runtime_for(backend, device, precision, num_streams))
+    except UserError as err:
         raise vs.Error(f"vsr.SRGAN: {err}") from None
     if backend == "torch" and engine.settings.device.type == "cpu":
         # Process-wide, like VapourSynth's own thread count, which it follows by default.

@@ -21,39 +21,17 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
-from . import weights
+from . import networks, weights
+from .colour import Colour
 from .engine import ClipServer, Engine, Settings
 from .weights import DEFAULT_MODEL, WeightsError
 
 MIN_SIZE = 8  # pixels per side; below this a frame holds too little for a 3x3 network
 
 
-@dataclass(frozen=True)
-class Colour:
-    """How a YUV or GRAY clip maps to RGB: the resize arguments for both directions."""
-
-    matrix: str
-    range: str
-    chromaloc: str
-
-    def args(self, direction: str) -> dict[str, str]:
-        return {f"matrix{direction}_s": self.matrix, f"range{direction}_s": self.range,
-                f"chromaloc{direction}_s": self.chromaloc}  # fmt: skip
-
-
-_MATRIX = {1: "709", 4: "fcc", 5: "470bg", 6: "170m", 7: "240m", 8: "ycgco", 9: "2020ncl", 10: "2020cl"}
-_CHROMALOC = {0: "left", 1: "center", 2: "top_left", 3: "top", 4: "bottom_left", 5: "bottom"}
-
-
 def colour_of(clip: vs.VideoNode, props: vs.FrameProps) -> Colour:
     """The clip's colour props (from its first frame), else what its resolution implies."""
-    matrix = _MATRIX.get(props.get("_Matrix", 2))
-    if matrix is None:
-        matrix = "709" if clip.width > 1024 or clip.height > 576 else "170m"
-    # R81 names the range prop _Range (1 = full); older sources write _ColorRange (0 = full).
-    full = props["_Range"] == 1 if "_Range" in props else props.get("_ColorRange") == 0
-    colour_range = "full" if full else "limited"
-    return Colour(matrix, colour_range, _CHROMALOC.get(props.get("_ChromaLocation", 0), "left"))
+    return Colour.from_props(props).resolved(clip.width, clip.height)
 
 
 def check_clip(clip: vs.VideoNode, props: vs.FrameProps) -> None:
@@ -109,7 +87,7 @@ def to_rgbs(clip: vs.VideoNode, colour: Colour) -> vs.VideoNode:
         return clip
     if clip.format.color_family == vs.RGB:
         return clip.resize.Point(format=vs.RGBS)
-    return clip.resize.Spline36(format=vs.RGBS, **colour.args("_in"))
+    return clip.resize.Spline36(format=vs.RGBS, **colour.resize_args("_in"))
 
 
 def from_rgbs(rgbs: vs.VideoNode, like: vs.VideoNode, colour: Colour) -> vs.VideoNode:
@@ -119,7 +97,7 @@ def from_rgbs(rgbs: vs.VideoNode, like: vs.VideoNode, colour: Colour) -> vs.Vide
         return rgbs
     if fmt.color_family == vs.RGB:
         return rgbs.resize.Point(format=fmt.id)
-    return rgbs.resize.Spline36(format=fmt.id, **colour.args(""))
+    return rgbs.resize.Spline36(format=fmt.id, **colour.resize_args(""))
 
 
 def upscale_rgbs(rgbs: vs.VideoNode, props_clip: vs.VideoNode, engine: Engine) -> vs.VideoNode:
@@ -216,4 +194,4 @@ def engine_for(name_or_path: str, settings: Settings, num_streams: int) -> Engin
 @functools.lru_cache(maxsize=4)
 def _cached_engine(path: str, mtime_ns: int, settings: Settings, num_streams: int) -> Engine:
     """Engines keyed on everything that changes their output: file (and its version), settings."""
-    return Engine(weights.load(path), settings, num_streams)
+    return Engine(networks.load(path), settings, num_streams)

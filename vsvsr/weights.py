@@ -25,16 +25,19 @@ import safetensors.torch
 
 from . import models
 from .atomic import atomic_path
+from .errors import UserError
 from .resources import weights_folder
 
 FORMAT_VERSION = 1
 SUFFIX = ".safetensors"
+# What `resolve` takes for a file: ours, and the community formats spandrel reads (vsvsr.community).
+FILE_SUFFIXES = (SUFFIX, ".pth", ".pt", ".ckpt")
 WEIGHTS_DIR = weights_folder()  # the repository's weights/ in a clone, package data in a wheel
 DOWNSAMPLES = ("bicubic", "bilinear")
 DEFAULT_MODEL = "lite"  # the best shipped model: the default of core.vsr.SRGAN and vsvsr upscale
 
 
-class WeightsError(ValueError):
+class WeightsError(UserError, ValueError):
     """A weights file or name that cannot give the requested model; the message says why."""
 
 
@@ -62,6 +65,16 @@ class ModelDescriptor:
     @property
     def size_multiple(self) -> int:
         return int(self.arch_params.get("unshuffle", 1))
+
+    @property
+    def temporal(self) -> bool:
+        """A window of frames in (engine/network.py); community single-image models are not."""
+        return True
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """Ours keep the bicubic skip and the sum in float32, so every precision is sound."""
+        return ("fp32", "fp16", "bf16")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -155,7 +168,7 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
     available = shipped()
     if name in available:
         return available[name]
-    if path.suffix == SUFFIX or os.sep in name:
+    if path.suffix.lower() in FILE_SUFFIXES or os.sep in name:
         raise WeightsError(f"weights file {name} does not exist; check the path")
     if name in models.names():
         raise WeightsError(
@@ -166,8 +179,20 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
         )
     raise WeightsError(
         f"unknown model {name!r}; shipped models: {', '.join(available) or 'none yet'}; "
-        f"architectures: {', '.join(models.names())}; or pass a .safetensors file"
+        f"architectures: {', '.join(models.names())}; or pass a model file ({', '.join(FILE_SUFFIXES)})"
     )
+
+
+def is_vsvsr_file(path: str | os.PathLike) -> bool:
+    """Whether `path` is a safetensors file carrying our descriptor (otherwise it may be a
+    community model, vsvsr.community)."""
+    if Path(path).suffix.lower() != SUFFIX:
+        return False
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return "descriptor" in (f.metadata() or {})
+    except (SafetensorError, OSError):
+        return False
 
 
 def read_descriptor(path: str | os.PathLike) -> ModelDescriptor:

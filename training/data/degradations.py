@@ -24,12 +24,14 @@ import pywt
 import torch
 import torch.nn.functional as F
 
+# Where a degradation looks at image content, it looks at brightness: the metrics' BT.601 Y. Its
+# maps (saliency, contrast) are scaled by their own percentiles, so Y's 8-bit levels cancel.
+from vsvsr.metrics import luma
+
 from . import codec
 
 Range = tuple[float, float]
 
-# BT.601 luma weights: where a degradation looks at image content, it looks at brightness.
-_LUMA = (0.299, 0.587, 0.114)
 
 
 def _uniform(rng: np.random.Generator, bounds: Range) -> float:
@@ -47,11 +49,6 @@ def _blur(frames: torch.Tensor, sigma: float) -> torch.Tensor:
         return frames
     size = 2 * math.ceil(3 * sigma) + 1
     return kornia.filters.gaussian_blur2d(frames, (size, size), (sigma, sigma), border_type="reflect")
-
-
-def _luma(frames: torch.Tensor) -> torch.Tensor:
-    """(T, 3, h, w) -> (T, 1, h, w)."""
-    return (frames * frames.new_tensor(_LUMA).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
 
 
 def _normalised(values: torch.Tensor) -> torch.Tensor:
@@ -179,7 +176,7 @@ class ContentAware:
 
     def apply(self, frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         max_sigma = _uniform(rng, self.sigma)
-        saliency = _normalised(kornia.filters.sobel(_luma(frames)))  # (T, 1, h, w)
+        saliency = _normalised(kornia.filters.sobel(luma(frames)))  # (T, 1, h, w)
         # Dilated: the pixels on both sides of an edge stay sharp, not just the edge line.
         saliency = F.max_pool2d(saliency, 3, stride=1, padding=1)
         return _variable_blur(frames, max_sigma * (1 - saliency), max_sigma)
@@ -198,9 +195,9 @@ class Adaptive:
     def apply(self, frames: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         for _ in range(int(rng.integers(self.steps[0], self.steps[1] + 1))):
             max_sigma = _uniform(rng, self.sigma)
-            luma = _luma(frames)
-            mean = F.avg_pool2d(luma, 5, stride=1, padding=2, count_include_pad=False)
-            mean_sq = F.avg_pool2d(luma * luma, 5, stride=1, padding=2, count_include_pad=False)
+            y = luma(frames)
+            mean = F.avg_pool2d(y, 5, stride=1, padding=2, count_include_pad=False)
+            mean_sq = F.avg_pool2d(y * y, 5, stride=1, padding=2, count_include_pad=False)
             contrast = _normalised((mean_sq - mean * mean).clamp_min(0).sqrt())
             frames = _variable_blur(frames, max_sigma * (1 - contrast), max_sigma)
         return frames
@@ -282,8 +279,9 @@ class Degradations:
     """All nine, applied in the paper's order, then the codec (compression comes last, as it
     does to real footage), each with its own chance `p` (0: never).
 
-    `stage` says where: "lr" degrades the generator's input after downsampling (the default);
-    "hr" degrades the HR frames before they are downsampled. Targets stay clean either way.
+    `stage` (a YAML key older than the glossary: read it as "side") says which side of the
+    downsampling: "lr" degrades the generator's input after downsampling (the default); "hr"
+    degrades the HR frames before they are downsampled. Targets stay clean either way.
     """
 
     stage: str = "lr"

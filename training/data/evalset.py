@@ -13,7 +13,7 @@ Clips are rebuilt on first use into ``$XDG_CACHE_HOME/vsvsr/evalset/<set>/<versi
 is checked against its set's committed hash manifest, so everyone evaluates on the same
 pixels. HR sides are multiples of 4, so x2 and x4 share one ground truth; the LR inputs are
 made from it by vsvsr.resize.downsample (bicubic or bilinear, the paper's two conditions),
-and for the compressed conditions then encoded by a real codec (training.evaluate).
+and for the compressed conditions then encoded by a real codec (training.scoring).
 
 After a deliberate change to a set's clips or their sources, bump its version and rewrite
 its manifest:  python -m training.data.evalset --write-manifest unseen
@@ -33,6 +33,7 @@ import torch
 from PIL import Image
 
 from vsvsr.cache import cache_root as vsvsr_cache_root
+from vsvsr.errors import UserError
 
 from . import sources
 from .motion import CameraMotion, photo_sequence
@@ -43,7 +44,7 @@ MIN_SIDE = 48  # tOF and tLP crop TecoGAN's borders and need 48x48 frames
 FRAME_SUFFIXES = (".png",)
 
 
-class EvalDataError(RuntimeError):
+class EvalDataError(UserError, RuntimeError):
     """Evaluation data that cannot be used as it is; the message says what to do."""
 
 

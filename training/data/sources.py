@@ -31,6 +31,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from vsvsr.errors import UserError
+
 from . import debian
 
 # What counts as a video, here and in the user dataset layouts (training.data.layouts).
@@ -38,7 +40,7 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".avi", ".webm", ".m4v", ".mts", ".ts"
 DEBIAN = "debian:"  # Source.package prefix: a Debian package (training.data.debian) by name
 
 
-class SourceError(RuntimeError):
+class SourceError(UserError, RuntimeError):
     """A source that cannot be read as listed; the message says what to install or check."""
 
 

@@ -8,6 +8,8 @@ same RGB frames and scene cuts give the same output through either:
     frame = clip.frame(n, source, cuts)        # source(i) -> (3, h, w) float32 RGB in [0, 1];
                                                # (3, 2h, 2w) float32, any order, any thread
     frames = engine.upscale_clip(lr, cuts)     # a clip held in memory, (N, 3, h, w), all at once
+
+The network is ours or a community single-image model (network.py: what the engine needs of it).
 """
 
 from __future__ import annotations
@@ -16,23 +18,24 @@ from typing import Sequence
 
 import torch
 
-from ..models import SpatioTemporalGenerator
 from ..weights import descriptor_of
+from .network import NetworkSpec
 from .server import ClipServer, FrameSource, WindowCache
-from .settings import PRECISIONS, Resolved, Settings, default_precision, resolve
+from .settings import PRECISIONS, Resolved, Settings, default_precision, passes, resolve
 from .tiles import TileGrid
 from .upscaler import WindowUpscaler
 from .windows import MODES, Window, WindowGrid
 
 
 class Engine:
-    """A generator with resolved settings; `clip` serves one clip's upscaled frames."""
+    """A network with resolved settings; `clip` serves one clip's upscaled frames."""
 
-    def __init__(self, model: SpatioTemporalGenerator, settings: Settings = Settings(), num_streams: int = 1) -> None:
-        descriptor = descriptor_of(model)
+    def __init__(self, model: torch.nn.Module, settings: Settings = Settings(), num_streams: int = 1) -> None:
+        descriptor: NetworkSpec = descriptor_of(model)
         self.descriptor = descriptor
-        self.settings: Resolved = resolve(settings, descriptor.window, descriptor.inference_tile, descriptor.size_multiple)
-        self.upscaler = WindowUpscaler(model, self.settings, num_streams)
+        self.settings: Resolved = resolve(settings, descriptor)
+        self.passes = passes(self.settings.scale, descriptor.scale)
+        self.upscaler = WindowUpscaler(model, self.settings, descriptor.scale, num_streams)
 
     @property
     def frames_evaluated(self) -> int:
@@ -49,11 +52,12 @@ class Engine:
         return WindowGrid(length, self.settings.window, cuts, self.settings.mode)
 
     def clip(self, length: int, cache_windows: int = 2) -> ClipServer:
-        """Upscaled frames of a clip of `length` frames, by index. x4 is the paper's cascade: a
-        second x2 level whose source is the first, so engine x4 is exactly engine x2 applied to
-        engine x2's output (every frame entering the second pass had its own window's context)."""
+        """Upscaled frames of a clip of `length` frames, by index. Two passes (our x4: the
+        paper's cascade) chain the network twice, the second pass's source being the first's
+        output, so engine x4 is exactly engine x2 applied to engine x2's output (every frame
+        entering the second pass had its own window's context)."""
         s = self.settings
-        return ClipServer(self.upscaler, length, s.window, s.mode, s.scale // 2, cache_windows)
+        return ClipServer(self.upscaler, length, s.window, s.mode, self.passes, cache_windows)
 
     def upscale_clip(self, frames: torch.Tensor, cuts: Sequence[int] = ()) -> torch.Tensor:
         """(N, 3, h, w) float32 in [0, 1] -> (N, 3, sh, sw): every frame of a clip held in memory."""
@@ -61,11 +65,11 @@ class Engine:
         return torch.stack([server.frame(n, frames.__getitem__, cuts) for n in range(len(frames))])
 
     def upscale_window(self, frames: torch.Tensor) -> torch.Tensor:
-        """(T, 3, h, w) -> (T, 3, 2h, 2w): one x2 pass over one window, no caching."""
+        """(T, 3, h, w) -> (T, 3, s*h, s*w): one pass of the network over one window, no caching."""
         return self.upscaler(frames)
 
 
 __all__ = [
-    "MODES", "PRECISIONS", "ClipServer", "Engine", "FrameSource", "WindowCache", "Resolved", "Settings", "TileGrid",
-    "Window", "WindowGrid", "WindowUpscaler", "default_precision", "resolve",
+    "MODES", "PRECISIONS", "ClipServer", "Engine", "FrameSource", "NetworkSpec", "WindowCache", "Resolved", "Settings",
+    "TileGrid", "Window", "WindowGrid", "WindowUpscaler", "default_precision", "passes", "resolve",
 ]  # fmt: skip

@@ -3,8 +3,8 @@
 Adapters ask for frame n in any order and from any thread. The window that produces n comes
 from the fixed grid (windows.py); concurrent requests for one window wait on a single
 computation; finished windows stay in a small LRU cache for the neighbours that follow, so
-memory stays flat however long the clip. x4 chains two levels: the second level's source is
-the first level's output.
+memory stays flat however long the clip. x4 chains two passes: the second pass's source is
+the first pass's output.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ import torch
 from .windows import Window, WindowGrid
 
 FrameSource = Callable[[int], torch.Tensor]  # index -> (3, h, w) float32 RGB in [0, 1]
-UpscaleWindow = Callable[[torch.Tensor, slice], torch.Tensor]  # (T, 3, h, w), kept -> (K, 3, 2h, 2w)
+UpscaleWindow = Callable[[torch.Tensor, slice], torch.Tensor]  # (T, 3, h, w), produce -> (K, 3, s*h, s*w)
 
 
 class WindowCache:
-    """One x2 level: windows computed on demand, merged across threads, kept LRU."""
+    """One network pass over a clip: windows computed on demand, merged across threads, kept LRU."""
 
     def __init__(self, upscale_window: UpscaleWindow, capacity: int) -> None:
         self.upscale_window = upscale_window
@@ -36,7 +36,7 @@ class WindowCache:
         return len(self._done)
 
     def frame(self, n: int, grid: WindowGrid, source: FrameSource) -> torch.Tensor:
-        """Upscaled frame n: (3, 2h, 2w) float32 in [0, 1]."""
+        """Upscaled frame n: (3, s*h, s*w) float32 in [0, 1]."""
         window = grid.window_of(n)
         return self._outputs(window, source)[n - window.first]
 
@@ -72,12 +72,13 @@ class WindowCache:
     def _compute(self, window: Window, source: FrameSource) -> torch.Tensor:
         loaded = {i: source(i) for i in sorted(set(window.frames))}
         frames = torch.stack([loaded[i] for i in window.frames])  # (T, 3, h, w)
-        kept = slice(window.position(window.first), window.position(window.first) + window.count)
-        return self.upscale_window(frames, kept)
+        produce = slice(window.position(window.first), window.position(window.first) + window.count)
+        return self.upscale_window(frames, produce)
 
 
 class ClipServer:
-    """A clip's upscaled frames by index, through `passes` chained x2 levels (1: x2, 2: x4).
+    """A clip's upscaled frames by index, through `passes` chained network passes (ours: 1 is
+    x2, 2 is x4).
 
     The one door the adapters use. Every request names its source and the scene cuts it knows
     (the VapourSynth filter learns cuts from frame props near n; the ffmpeg pipeline has all of
@@ -88,29 +89,29 @@ class ClipServer:
     def __init__(self, upscale_window: UpscaleWindow, length: int, window: int, mode: str, passes: int,
                  cache_windows: int = 2) -> None:  # fmt: skip
         self.length, self.window, self.mode = length, window, mode
-        self.levels = [WindowCache(upscale_window, cache_windows) for _ in range(passes)]
+        self._passes = [WindowCache(upscale_window, cache_windows) for _ in range(passes)]
         self.stride = self._grid(()).stride  # segments and chunks that start on a multiple share no window
 
     @property
     def reach(self) -> int:
-        """How far from frame n a request can look, through every level (so how far cuts matter)."""
-        return self._grid(()).reach * len(self.levels)
+        """How far from frame n a request can look, through every pass (so how far cuts matter)."""
+        return self._grid(()).reach * len(self._passes)
 
     @property
     def cached_windows(self) -> int:
-        return sum(len(level) for level in self.levels)
+        return sum(len(cache) for cache in self._passes)
 
     def frame(self, n: int, source: FrameSource, cuts: Sequence[int] = ()) -> torch.Tensor:
         """Upscaled frame n, reading source frames `needs(n, cuts)` through `source`."""
         grid = self._grid(cuts)
-        return self._level_frame(len(self.levels) - 1, n, grid, source)
+        return self._pass_frame(len(self._passes) - 1, n, grid, source)
 
     def needs(self, n: int, cuts: Sequence[int] = ()) -> tuple[int, ...]:
-        """The source frames producing frame n reads: its window's frames, through every level.
+        """The source frames producing frame n reads: its window's frames, through every pass.
         Their lowest never decreases with n, so a sequential reader may drop frames below it."""
         grid = self._grid(cuts)
         needed = {n}
-        for _ in self.levels:
+        for _ in self._passes:
             needed = {i for m in needed for i in grid.window_of(m).frames}
         return tuple(sorted(needed))
 
@@ -118,6 +119,6 @@ class ClipServer:
         # Built per request: sorting the cuts costs microseconds against a window's upscale.
         return WindowGrid(self.length, self.window, cuts, self.mode)
 
-    def _level_frame(self, level: int, n: int, grid: WindowGrid, source: FrameSource) -> torch.Tensor:
-        below = source if level == 0 else (lambda i: self._level_frame(level - 1, i, grid, source))
-        return self.levels[level].frame(n, grid, below)
+    def _pass_frame(self, index: int, n: int, grid: WindowGrid, source: FrameSource) -> torch.Tensor:
+        below = source if index == 0 else (lambda i: self._pass_frame(index - 1, i, grid, source))
+        return self._passes[index].frame(n, grid, below)

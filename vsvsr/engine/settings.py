@@ -1,8 +1,9 @@
 """Engine settings: what the user may set, and the concrete values they resolve to.
 
 A `Settings` holds what the user passed (None = default); `resolve` turns it into `Resolved`
-with every value concrete, using the model's descriptor (window, inference tile) and the
-machine (device, precision). Both are frozen: settings travel and key caches, never mutate.
+with every value concrete, using the network's descriptor (scale, window, inference tile,
+precisions) and the machine (device, precision). Both are frozen: settings travel and key
+caches, never mutate.
 """
 
 from __future__ import annotations
@@ -12,16 +13,18 @@ from pathlib import Path
 
 import torch
 
+from ..errors import UsageError
+from .network import NetworkSpec
 from .windows import MODES
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-SCALES = (2, 4)
+MAX_PASSES = 2  # the network once, or again on its own output (our x4: the paper's cascade)
 MIN_TILE = 8
 
 
 @dataclass(frozen=True)
 class Settings:
-    scale: int = 2
+    scale: int | None = None  # output over input size; default: the network's own (2 for ours)
     window: int | None = None  # frames per window; default: what the model was trained with
     mode: str = "context"  # window layout, see windows.py
     tile: int | None = None  # LR tile side; default: the model's inference tile
@@ -66,7 +69,7 @@ def default_precision(device: torch.device) -> str:
 
 
 def resolve_device(name: str | None) -> torch.device:
-    """The torch device `name` names (None: CUDA when available, else the CPU). ValueError naming
+    """The torch device `name` names (None: CUDA when available, else the CPU). UsageError naming
     the fix for anything but an existing CPU or CUDA device: torch's own message lists a dozen
     backends this engine does not run on."""
     if name is None:
@@ -76,42 +79,67 @@ def resolve_device(name: str | None) -> torch.device:
     except (RuntimeError, TypeError):
         device = None
     if device is None or device.type not in ("cpu", "cuda"):
-        raise ValueError(f"device must be cpu, cuda or cuda:N (N: the GPU's number), not {name!r}; pass one of those "
+        raise UsageError(f"device must be cpu, cuda or cuda:N (N: the GPU's number), not {name!r}; pass one of those "
                          "(cpu works everywhere)")  # fmt: skip
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device is 'cuda' but torch sees no CUDA device; use device='cpu'")
+        raise UsageError("device is 'cuda' but torch sees no CUDA device; use device='cpu'")
     if device.index is not None and device.index >= torch.cuda.device_count():
-        raise ValueError(f"device must be a GPU torch sees, not {name!r}: it sees {torch.cuda.device_count()}; "
+        raise UsageError(f"device must be a GPU torch sees, not {name!r}: it sees {torch.cuda.device_count()}; "
                          f"pass cuda:0 to cuda:{torch.cuda.device_count() - 1}")  # fmt: skip
     return device
 
 
-def resolve(settings: Settings, window: int, tile: int, size_multiple: int = 1) -> Resolved:
-    """Concrete settings for a model trained with `window` frames and inference tile `tile`.
-    Raises ValueError with the rule broken and the fix."""
-    if settings.scale not in SCALES:
-        raise ValueError(f"scale must be 2 or 4, not {settings.scale}")
+def scales_reached(network_scale: int) -> tuple[int, ...]:
+    """The scales a network of `network_scale` reaches: its own once, then repeated on its own
+    output (x2: 2 and 4); an x1 network only 1."""
+    return tuple(network_scale**k for k in range(1, (MAX_PASSES if network_scale > 1 else 1) + 1))
+
+
+def passes(scale: int, network_scale: int) -> int:
+    """How many times a network of `network_scale` runs to upscale by `scale`. UsageError naming
+    the scales it reaches."""
+    reached = scales_reached(network_scale)
+    if scale not in reached:
+        runs = f"; {reached[-1]} runs it twice" if len(reached) > 1 else ""
+        raise UsageError(f"scale must be {' or '.join(map(str, reached))}, not {scale}: the model is x{network_scale}"
+                         f"{runs}; for other sizes resize the result")  # fmt: skip
+    return reached.index(scale) + 1
+
+
+def resolve(settings: Settings, network: NetworkSpec) -> Resolved:
+    """Concrete settings for `network` (its scale, window, inference tile and precisions).
+    Raises UsageError with the rule broken and the fix."""
+    scale = settings.scale if settings.scale is not None else network.scale
+    passes(scale, network.scale)
     if settings.mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
-    window = settings.window if settings.window is not None else window
+        raise UsageError(f"mode must be one of {', '.join(MODES)}, not {settings.mode!r}")
+    window = settings.window if settings.window is not None else network.window
+    if not network.temporal and window != 1:
+        raise UsageError(f"window must be 1 for a single-image model (it upscales each frame on its own), not {window}; "
+                         "leave window out")  # fmt: skip
     if window < 1:
-        raise ValueError(f"window must be at least 1 frame, not {window}")
-    tile = settings.tile if settings.tile is not None else tile
-    if tile < max(MIN_TILE, size_multiple):
-        raise ValueError(f"tile must be at least {max(MIN_TILE, size_multiple)} pixels, not {tile}")
+        raise UsageError(f"window must be at least 1 frame, not {window}")
+    tile = settings.tile if settings.tile is not None else network.inference_tile
+    if tile < max(MIN_TILE, network.size_multiple):
+        raise UsageError(f"tile must be at least {max(MIN_TILE, network.size_multiple)} pixels, not {tile}")
     overlap = settings.overlap if settings.overlap is not None else max(2, tile // 16)
     if not 0 <= overlap <= tile // 4:
-        raise ValueError(f"overlap must be between 0 and tile / 4 ({tile // 4}), not {overlap}")
+        raise UsageError(f"overlap must be between 0 and tile / 4 ({tile // 4}), not {overlap}")
     if settings.batch < 1:
-        raise ValueError(f"batch must be at least 1, not {settings.batch}")
+        raise UsageError(f"batch must be at least 1, not {settings.batch}")
 
     device = resolve_device(settings.device)
-    precision = settings.precision or default_precision(device)
+    # A network that computes wrongly in the machine's default (spandrel marks some) gets fp32.
+    precision = settings.precision or next(p for p in (default_precision(device), "fp32") if p in network.precisions)
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    # On CPU, oneDNN runs these convolutions faster in NCHW, fp32 and bf16 alike (bench/models.py);
-    # cuDNN's half-precision kernels want channels-last.
+        raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision not in network.precisions:
+        raise UsageError(f"precision {precision} is not supported by this model (it computes wrongly in it); "
+                         f"use {' or '.join(network.precisions)}")  # fmt: skip
+    # On CPU, oneDNN runs these convolutions faster in NCHW, fp32 and bf16 alike (bench/models.py:
+    # channels-last was 10-40% slower); on CUDA, channels-last is the layout cuDNN's half-precision
+    # (tensor core) kernels take, by NVIDIA's guidance: no GPU run in bench/ has measured it.
     channels_last = device.type == "cuda"
-    return Resolved(settings.scale, window, settings.mode, tile, overlap, device, precision,
+    return Resolved(scale, window, settings.mode, tile, overlap, device, precision,
                     settings.batch, channels_last)  # fmt: skip
 

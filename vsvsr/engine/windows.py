@@ -7,8 +7,8 @@ the window's own scene, so a window straddling a cut is computed once per scene.
 
 Three layouts, `mode`:
 
-- "context" (default): each window of T frames keeps its central T-2 outputs (stride T-2), so
-  every kept frame has a neighbour on both sides within its scene; T/(T-2) window frames in
+- "context" (default): each window of T frames produces its central T-2 positions (stride T-2),
+  so every produced frame has a neighbour on both sides within its scene; T/(T-2) window frames in
   per output frame.
 - "fast": windows tile the clip without overlap (stride T), one window frame per output frame;
   frames at a window's edge see context on one side only.
@@ -16,7 +16,7 @@ Three layouts, `mode`:
   frames per output frame.
 
 Frames a window holds only as context pass the generator's temporal part and skip its
-frame-by-frame trunk (the generator's `keep`), so each output frame goes through the trunk
+frame-by-frame trunk (the generator's `produce`), so each output frame goes through the trunk
 once in every mode. For lite (FLOPs per LR pixel: temporal part 35k, the rest 216k; its
 temporal part moves more data per FLOP) `bench/modes.py` measures per output frame: context
 about 1.2-1.3x fast, centre 2-2.5x from run to run (not 1.67x and 5x).

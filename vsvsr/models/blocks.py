@@ -75,14 +75,14 @@ class TemporalResidualBlock(nn.Module):
         scale_init_(self.conv1, 0.1)
         scale_init_(self.conv2, 0.1)
 
-    def forward(self, x: torch.Tensor, keep: range | None = None) -> torch.Tensor:
-        """(B, C, T, H, W) -> the same, or only the frames in `keep` (a contiguous range of
+    def forward(self, x: torch.Tensor, produce: range | None = None) -> torch.Tensor:
+        """(B, C, T, H, W) -> the same, or only the frames in `produce` (a contiguous range of
         positions): the first convolution reads one frame more on each side, held at the edges."""
-        if keep is None:
-            keep = range(x.shape[2])
-        # Held frame j is window position j - 1, so positions keep-1 .. keep+1 start at keep.start.
-        around = hold_edges(x)[:, :, keep.start : keep.stop + 2]
-        return x[:, :, keep.start : keep.stop] + self.res_scale * self.conv2(self.act(self.conv1(around)))
+        if produce is None:
+            produce = range(x.shape[2])
+        # Held frame j is window position j - 1: positions produce-1 .. produce+1 start at produce.start.
+        around = hold_edges(x)[:, :, produce.start : produce.stop + 2]
+        return x[:, :, produce.start : produce.stop] + self.res_scale * self.conv2(self.act(self.conv1(around)))
 
 
 class DenseResidualBlock(nn.Module):

@@ -15,7 +15,7 @@ because the rest of it runs on a 2x2-folded grid):
 
 A global skip adds the bicubic-interpolated input, so the network learns only the missing
 detail. Every frame of the window comes out, (B, T, 3, h, w) -> (B, T, 3, 2h, 2w), or only
-those the caller keeps (`forward`'s `keep`).
+the positions the caller asks it to produce (`forward`'s `produce`); the others are context.
 """
 
 from __future__ import annotations
@@ -91,25 +91,22 @@ class SpatioTemporalGenerator(nn.Module):
         # The detail starts small, so a fresh generator is close to its bicubic skip.
         scale_init_([m for m in self.upsample if isinstance(m, nn.Conv2d)][-1], 0.1)
 
-        # Generator frame-evaluations, for the engine's cost accounting (frames in, not windows).
-        self.frames_evaluated = 0
-
     @property
     def size_multiple(self) -> int:
         return self.unshuffle
 
     def to_channels_last(self) -> SpatioTemporalGenerator:
-        """Channels-last 2D convolutions, the layout cuDNN's half-precision kernels want (the
-        engine uses it on CUDA only; bench/models.py times both layouts on CPU); the 3D and 1D
-        layers keep their layout. Outputs are unchanged up to rounding."""
+        """Channels-last 2D convolutions; the 3D and 1D layers keep their layout. Outputs are
+        unchanged up to rounding. The engine uses it on CUDA only (why: engine/settings.py);
+        on CPU it was 10-40% slower (bench/models.py)."""
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 module.to(memory_format=torch.channels_last)
         return self
 
-    def forward(self, frames: torch.Tensor, keep: slice | None = None) -> torch.Tensor:
+    def forward(self, frames: torch.Tensor, produce: slice | None = None) -> torch.Tensor:
         """frames: (B, T, 3, h, w) in [0, 1] -> (B, K, 3, 2h, 2w), float32: every frame of the
-        window (K = T), or only the consecutive positions `keep` selects, computed exactly as in
+        window (K = T), or only the consecutive positions `produce` selects, computed exactly as in
         the whole window but without the frame-by-frame work on the others (see
         _temporal_features).
 
@@ -117,25 +114,24 @@ class SpatioTemporalGenerator(nn.Module):
         skip and the sum stay float32 so low-precision steps never reach the output's levels.
         """
         b, t, c, h, w = frames.shape
-        kept = range(t)[keep if keep is not None else slice(None)]
-        if kept.step != 1 or not kept:
-            raise ValueError(f"keep must select consecutive frames of the {t}-frame window, not {keep}")
-        self.frames_evaluated += b * t
-        wanted = frames[:, kept.start : kept.stop].reshape(b * len(kept), c, h, w)
+        produced = range(t)[produce if produce is not None else slice(None)]
+        if produced.step != 1 or not produced:
+            raise ValueError(f"produce must select consecutive frames of the {t}-frame window, not {produce}")
+        wanted = frames[:, produced.start : produced.stop].reshape(b * len(produced), c, h, w)
         base = F.interpolate(wanted.float(), scale_factor=2, mode="bicubic", align_corners=False)
-        detail = self._detail(frames.to(self.expand.weight.dtype).transpose(1, 2), kept)
-        return (base + detail.float()).reshape(b, len(kept), c, 2 * h, 2 * w)
+        detail = self._detail(frames.to(self.expand.weight.dtype).transpose(1, 2), produced)
+        return (base + detail.float()).reshape(b, len(produced), c, 2 * h, 2 * w)
 
-    def _detail(self, clip: torch.Tensor, kept: range) -> torch.Tensor:
-        """The learned residual of the kept frames of a (B, 3, T, h, w) clip: (B*K, 3, 2h, 2w).
+    def _detail(self, clip: torch.Tensor, produced: range) -> torch.Tensor:
+        """The learned residual of the produced frames of a (B, 3, T, h, w) clip: (B*K, 3, 2h, 2w).
 
         The clip stays (B, C, T, h, w) through parts 0 and 1, the layout of the 3D layers, so
-        the only copies between layouts are the fold and the kept frames' way into the 2D trunk."""
+        the only copies between layouts are the fold and the produced frames' way into the 2D trunk."""
         h, w = clip.shape[-2:]
         m = self.unshuffle
         clip = F.pad(clip, (0, (-w) % m, 0, (-h) % m, 0, 0), mode="replicate")
         clip = fold(self._front(clip), m)
-        feat = self._temporal_features(clip, kept)
+        feat = self._temporal_features(clip, produced)
         feat = feat + self.reconstruct(self.trunk(feat))
         return self.upsample(feat)[..., : 2 * h, : 2 * w]
 
@@ -152,18 +148,18 @@ class SpatioTemporalGenerator(nn.Module):
             clip = self.act(conv(hold_edges(clip)))
         return clip
 
-    def _temporal_features(self, clip: torch.Tensor, kept: range) -> torch.Tensor:
+    def _temporal_features(self, clip: torch.Tensor, produced: range) -> torch.Tensor:
         """Part 1 on a (B, C_in, T, h, w) clip: 3D conv over time, the non-local block, the 3D
-        blocks; (B*K, C, h, w) for the kept frames.
+        blocks; (B*K, C, h, w) for the produced frames.
 
-        Everything after part 1 works frame by frame, so only the kept frames go on: a window
+        Everything after part 1 works frame by frame, so only the produced frames go on: a window
         whose edge frames are context only (windows.py, "context" and "centre") skips the trunk
-        for them, and the last 3D block computes just the kept frames from their neighbours."""
+        for them, and the last 3D block computes just the produced frames from their neighbours."""
         feat = self.nonlocal_block(self.act(self.expand(hold_edges(clip, self.temporal_pad))))
         blocks = list(self.temporal_trunk)
         for block in blocks[:-1]:
             feat = block(feat)  # (B, C, T, h, w)
-        feat = blocks[-1](feat, kept) if blocks else feat[:, :, kept.start : kept.stop]
+        feat = blocks[-1](feat, produced) if blocks else feat[:, :, produced.start : produced.stop]
         return feat.transpose(1, 2).flatten(0, 1)
 
 

@@ -19,8 +19,8 @@ block is the identity). Two pairwise functions:
   its own matches in the neighbouring frames, a learned soft motion compensation (sub-pixel
   too, as a weighted mix of neighbours). lite uses it; measured in weights/MODEL_CARD.md.
 
-Positions that are padding (added to reach a size multiple) are masked out of the sum and of N,
-so a block on a padded tile sees exactly what it would see on the unpadded one.
+Every position is a real pixel: the generator replicates edges rather than padding with
+zeros (generator.py), and tiles are shifted inward rather than padded (engine/tiles.py).
 """
 
 from __future__ import annotations
@@ -50,20 +50,18 @@ class NonLocalBlock3d(nn.Module):
         nn.init.zeros_(self.project.weight)
         nn.init.zeros_(self.project.bias)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x: (B, C, T, H, W); mask: (B, 1, T, H, W), true where a position is real, or None."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, C, T, H, W) -> the same shape."""
         b, c, t, h, w = x.shape
         flat = x.reshape(b, c, t * h * w)  # (B, C, N)
         theta, phi, g = (pointwise(conv, flat) for conv in (self.theta, self.phi, self.g))  # (B, C', N) each
-        keep = None if mask is None else mask.reshape(b, 1, t * h * w).to(x.dtype)
         if self.pairwise == "dot":
-            y = _dot_product_linear(theta, phi, g, keep)
+            y = _dot_product_linear(theta, phi, g)
         elif self.pairwise == "embedded_gaussian":
-            y = _embedded_gaussian(theta, phi, g, keep)
+            y = _embedded_gaussian(theta, phi, g)
         else:
             shape = (b, theta.shape[1], t, h, w)
-            y = _local_embedded_gaussian(theta.reshape(shape), phi.reshape(shape), g.reshape(shape),
-                                         None if keep is None else keep.reshape(b, 1, t, h, w), self.neighbourhood)  # fmt: skip
+            y = _local_embedded_gaussian(theta.reshape(shape), phi.reshape(shape), g.reshape(shape), self.neighbourhood)
             y = y.reshape(b, theta.shape[1], t * h * w)
         return x + pointwise(self.project, y).reshape(b, c, t, h, w)
 
@@ -76,15 +74,9 @@ def pointwise(conv: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
     return conv.weight[None, ..., 0] @ x + conv.bias[:, None]
 
 
-def _dot_product_linear(
-    theta: torch.Tensor, phi: torch.Tensor, g: torch.Tensor, keep: torch.Tensor | None
-) -> torch.Tensor:
-    """y = theta . (phi^T g) / N for (B, C', N) inputs; `keep` (B, 1, N) zeroes padded keys."""
-    if keep is None:
-        count = torch.full((theta.shape[0], 1, 1), theta.shape[-1], dtype=theta.dtype, device=theta.device)
-    else:
-        phi = phi * keep
-        count = keep.sum(dim=-1, keepdim=True).clamp_min(1)  # (B, 1, 1)
+def _dot_product_linear(theta: torch.Tensor, phi: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """y = theta . (phi^T g) / N for (B, C', N) inputs."""
+    count = torch.full((theta.shape[0], 1, 1), theta.shape[-1], dtype=theta.dtype, device=theta.device)
     # Divide by sqrt(N) on both factors rather than by N once: the sum over N positions stays
     # O(1) instead of O(N), so it neither overflows fp16 nor underflows it.
     root = count.sqrt()
@@ -92,28 +84,20 @@ def _dot_product_linear(
     return summary.transpose(1, 2) @ theta  # (B, C', N)
 
 
-def _embedded_gaussian(
-    theta: torch.Tensor, phi: torch.Tensor, g: torch.Tensor, keep: torch.Tensor | None
-) -> torch.Tensor:
-    """y_i = sum_j softmax_j(theta_i . phi_j) g_j; padded keys get no weight."""
-    attn_mask = None if keep is None else keep.bool().unsqueeze(1)  # (B, 1, 1, N) over keys
+def _embedded_gaussian(theta: torch.Tensor, phi: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """y_i = sum_j softmax_j(theta_i . phi_j) g_j for (B, C', N) inputs."""
     y = F.scaled_dot_product_attention(
         theta.transpose(1, 2).unsqueeze(1),  # (B, 1, N, C') queries
         phi.transpose(1, 2).unsqueeze(1),
         g.transpose(1, 2).unsqueeze(1),
-        attn_mask=attn_mask,
         scale=1.0,  # the paper's exp(theta . phi), not attention's 1/sqrt(d)
     )
     return y.squeeze(1).transpose(1, 2)  # (B, C', N)
 
 
-
-def _local_embedded_gaussian(
-    theta: torch.Tensor, phi: torch.Tensor, g: torch.Tensor, keep: torch.Tensor | None, k: int
-) -> torch.Tensor:
+def _local_embedded_gaussian(theta: torch.Tensor, phi: torch.Tensor, g: torch.Tensor, k: int) -> torch.Tensor:
     """y_i = sum_j softmax_j(theta_i . phi_j) g_j over the j in a k x k neighbourhood of i's
-    place in every frame; (B, C', T, H, W) inputs, `keep` (B, 1, T, H, W) or None. Keys outside
-    the frame or not kept get no weight.
+    place in every frame; (B, C', T, H, W) inputs. Keys outside the frame get no weight.
 
     The keys and values of each place are gathered from k^2 shifted views (plain slicing, so it
     runs and exports to ONNX wherever the rest of the model does), then every place is one small
@@ -124,26 +108,22 @@ def _local_embedded_gaussian(
 
     def neighbours(x: torch.Tensor) -> torch.Tensor:
         """(B, C, T, H, W) -> (B, H, W, k^2 T, C): each place's k x k neighbourhood in every
-        frame, offset-major (the order of the keys is free, as long as keys, values and mask
-        agree), zeros outside the frame."""
+        frame, offset-major (the order of the keys is free, as long as keys, values and the
+        border pattern agree), zeros outside the frame."""
         padded = F.pad(x.permute(0, 3, 4, 2, 1), (0, 0, 0, 0, r, r, r, r))  # (B, H + 2r, W + 2r, T, C)
         views = [padded[:, dy : dy + h, dx : dx + w] for dy in range(k) for dx in range(k)]
         n, channels, frames = x.shape[:3]
         return torch.stack(views, dim=3).reshape(n, h, w, k * k * frames, channels)
 
-    if keep is None:
-        # Only the frame's border hides keys: one (1, H, W, k^2 T, 1) pattern for every query,
-        # built on a single frame and repeated for each frame, instead of gathering a map of ones.
-        ones = torch.ones(1, 1, 1, h, w, dtype=theta.dtype, device=theta.device)
-        hidden = (neighbours(ones) == 0).transpose(-1, -2).repeat_interleave(t, dim=-1)
-    else:
-        hidden = (neighbours(keep) == 0).transpose(-1, -2)  # (B, H, W, 1, k^2 T)
+    # Only the frame's border hides keys: one (1, H, W, 1, k^2 T) pattern for every query,
+    # built on a single frame and repeated for each frame, instead of gathering a map of ones.
+    ones = torch.ones(1, 1, 1, h, w, dtype=theta.dtype, device=theta.device)
+    hidden = (neighbours(ones) == 0).transpose(-1, -2).repeat_interleave(t, dim=-1)
     queries = theta.permute(0, 3, 4, 1, 2)  # (B, H, W, C', T)
     # Keys times queries, then the small (k^2 T, T) result transposed: the product with the
     # gathered keys transposed instead would copy them first.
     logits = (neighbours(phi) @ queries).transpose(-1, -2).contiguous()  # (B, H, W, T, k^2 T)
-    # A finite "minus infinity": a place whose every key is masked gets uniform weights rather
-    # than NaN; real keys outweigh these by e^10000.
+    # A finite "minus infinity": real keys outweigh these by e^10000.
     logits = logits.masked_fill(hidden, -1e4)
     weights = torch.softmax(logits.float(), dim=-1).to(g.dtype)
     return (weights @ neighbours(g)).permute(0, 4, 3, 1, 2)  # (B, C', T, H, W)

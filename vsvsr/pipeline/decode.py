@@ -16,7 +16,8 @@ from typing import Any, Self
 import numpy as np
 import torch
 
-from .probe import Colour, Source
+from ..colour import Colour
+from .probe import Source
 from .scan import VideoFormat, video_stream
 from .tools import Child, PipelineError, command
 

@@ -9,7 +9,6 @@ Segments are written as NUT, which keeps exact frame timing for any codec, and j
 from __future__ import annotations
 
 import functools
-import os
 import queue
 import re
 import subprocess
@@ -22,8 +21,10 @@ from typing import Self
 import ffmpeg
 import torch
 
+from ..atomic import commit
+from ..colour import Colour
 from .decode import PIPE_FORMAT
-from .probe import Colour, PixelFormat, pixel_format
+from .probe import PixelFormat, pixel_format
 from .scan import VideoFormat
 from .tools import Child, PipelineError, command, run, with_filters
 
@@ -128,7 +129,7 @@ class SegmentEncoder:
         self._writer.join()
         self._child.process.stdin.close()
         self._child.wait()
-        os.replace(self._partial, self.path)
+        commit(self._partial, self.path)
         return self.path
 
     def close(self) -> None:

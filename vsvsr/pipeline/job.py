@@ -18,7 +18,6 @@ import dataclasses
 import functools
 import hashlib
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -30,12 +29,14 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from .. import __version__, weights
+from .. import __version__, networks, weights
+from ..atomic import commit
+from ..colour import Colour
 from ..engine import ClipServer, Engine, Settings
 from .decode import DecodedFrames
 from .encode import EncodeOptions, SegmentEncoder, encoder_command, resolve
 from .mux import concat_list, mux, plan_streams
-from .probe import Colour, PixelFormat, Source, pixel_format, probe
+from .probe import PixelFormat, Source, pixel_format, probe
 from .scan import Scan, VideoFormat, scan, video_format
 from .segments import Segment, WorkDir, plan_segments
 from .tools import DeferredInterrupt, Interrupted, PipelineError, ffprobe_json, tool
@@ -111,7 +112,7 @@ def upscale(options: UpscaleOptions, progress: bool = True,
         list_file = work.path / "segments.txt"
         list_file.write_text(concat_list([(work.segment_file(s), s.frames) for s in segments], plan.video.rate))
         mux(list_file, plan.source, work.joined, plan.streams, plan.colour, plan.rgb_out, options.start, options.end)
-        os.replace(work.joined, options.output)
+        commit(work.joined, options.output)
     except KeyboardInterrupt:
         _abandon(work)
         if not work.finished:
@@ -139,7 +140,7 @@ def _plan(options: UpscaleOptions) -> _Plan:
                     "add them back when muxing, e.g. with mkvmerge's --max-content-light and --max-luminance",
                     options.input, " and ".join(t.lower() for t in source.hdr_side_data))  # fmt: skip
     weights_file = weights.resolve(options.model)
-    engine = Engine(weights.load(weights_file), options.engine)
+    engine = Engine(networks.load(weights_file), options.engine)
     encode = resolve(options.encode, source.pix_fmt)
     colour = source.colour.resolved(source.width, source.height)
     video = video_format(source, options.vf_pre, options.start, options.end)

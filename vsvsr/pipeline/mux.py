@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from .probe import Colour, Source, Stream
+from ..colour import Colour
+from .probe import Source, Stream
 from .tools import FFMPEG_QUIET, input_args, option_args, run
 
 log = logging.getLogger(__name__)

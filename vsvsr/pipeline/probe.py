@@ -1,10 +1,9 @@
 """What an input file holds (ffprobe): its video stream's format and colour, and its other streams.
 
-Colour follows the VapourSynth adapter (vsvsr/vsfilter.py, `colour_of`): the stream's own tags,
-else what its resolution implies; the conversion to and from RGB goes through zimg (ffmpeg's
-zscale filter, the library behind VapourSynth's resize), so both adapters feed the engine the
-same RGB for the same decoded frames. Transfer and primaries are tags only: the model learned
-gamma-encoded values, so there is no linearisation and no gamut mapping.
+Colour (vsvsr/colour.py, shared with the VapourSynth adapter): the stream's own tags, else what
+its resolution implies; the conversion to and from RGB goes through zimg (ffmpeg's zscale
+filter, the library behind VapourSynth's resize), so both adapters feed the engine the same RGB
+for the same decoded frames.
 """
 
 from __future__ import annotations
@@ -14,52 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..colour import Colour
 from .tools import PipelineError, ffprobe_json
-
-# ffprobe's colour names where zscale's options spell them differently (ffmpeg 5.1's spelling),
-# and where ffmpeg's -color_trc does.
-_ZSCALE_MATRIX = {"smpte240m": "smpte2400m"}
-_TRC_OPTION = {"bt470m": "gamma22", "bt470bg": "gamma28"}
-_UNSET = {None, "", "unknown", "unspecified", "reserved"}
-
-
-def _tag(value: str | None) -> str | None:
-    return None if value in _UNSET else value
-
-
-@dataclass(frozen=True)
-class Colour:
-    """A video's colour tags, in ffprobe's (= ffmpeg's option) names; None where untagged."""
-
-    matrix: str | None = None  # "bt709", "smpte170m", "bt2020nc", ...
-    range: str | None = None  # "tv" (limited) or "pc" (full)
-    primaries: str | None = None
-    transfer: str | None = None
-    chroma_location: str | None = None  # "left", "center", "topleft", ...
-
-    def resolved(self, width: int, height: int) -> Colour:
-        """Matrix, range and chroma location made concrete, with the VapourSynth adapter's
-        defaults: BT.709 above SD sizes, else BT.601; limited range; left chroma siting."""
-        matrix = self.matrix or ("bt709" if width > 1024 or height > 576 else "smpte170m")
-        return Colour(matrix, self.range or "tv", self.primaries, self.transfer, self.chroma_location or "left")
-
-    def zscale_options(self, direction: str) -> dict[str, str]:
-        """zscale's conversion options for YUV on the input side (direction "in") or the output
-        side (""), e.g. {"matrixin": "bt709", "rangein": "tv", "chromalin": "left"}."""
-        return {f"matrix{direction}": _ZSCALE_MATRIX.get(self.matrix, self.matrix),
-                f"range{direction}": self.range, f"chromal{direction}": self.chroma_location}  # fmt: skip
-
-    def tags(self, rgb: bool, stream: str = "") -> dict[str, str]:
-        """ffmpeg output options (without their "-") tagging an encode with these colours (an
-        RGB encode has no matrix and full range); `stream` a stream specifier such as ":v:0"."""
-        pairs = [("color_primaries", self.primaries), ("color_trc", _TRC_OPTION.get(self.transfer, self.transfer))]
-        if rgb:
-            pairs += [("colorspace", "rgb"), ("color_range", "pc")]
-        else:
-            pairs += [("colorspace", self.matrix), ("color_range", self.range)]
-            pairs += [("chroma_sample_location", self.chroma_location)]
-        return {option + stream: value for option, value in pairs if value}
-
 
 _YUV_SAMPLING = {(1, 1): "420", (1, 0): "422", (0, 0): "444", (2, 0): "411", (2, 2): "410", (0, 1): "440"}
 
@@ -157,8 +112,6 @@ def probe(path: Path) -> Source:
     if "pix_fmt" not in v or "width" not in v:
         raise PipelineError(f"cannot decode {path}'s video ({v.get('codec_name', 'unknown codec')}): this ffmpeg has no decoder for it")
     file_start = float(info.get("format", {}).get("start_time", 0) or 0)
-    colour = Colour(_tag(v.get("color_space")), _tag(v.get("color_range")), _tag(v.get("color_primaries")),
-                    _tag(v.get("color_transfer")), _tag(v.get("chroma_location")))  # fmt: skip
     return Source(
         path=path,
         video=next(s for s in streams if s.index == int(v["index"])),
@@ -166,7 +119,7 @@ def probe(path: Path) -> Source:
         height=int(v["height"]),
         pix_fmt=pixel_format(v["pix_fmt"]),
         field_order=v.get("field_order", "unknown"),
-        colour=colour,
+        colour=Colour.from_ffprobe(v),
         streams=streams,
         video_delay=max(0.0, float(v.get("start_time", file_start) or file_start) - file_start),
         hdr_side_data=hdr_side_data(path, v),

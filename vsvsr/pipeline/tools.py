@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
+from ..errors import UserError
 
-class PipelineError(RuntimeError):
+
+class PipelineError(UserError, RuntimeError):
     """A failure of the ffmpeg pipeline, said in one line that names the fix."""
 
 

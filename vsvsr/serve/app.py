@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 
 from .. import weights
 from ..engine.windows import MODES
+from ..errors import UserError
 from ..pipeline import PipelineError
 from ..pipeline.probe import probe
 from . import media
@@ -38,7 +39,7 @@ _MULTIPART_SLACK = 64 * 1024  # form fields and part headers around the files
 _COPY_CHUNK = 1 << 20
 
 
-class UserError(Exception):
+class RequestError(UserError):
     """A request the user can fix: answered `status` with {"error": message}."""
 
     def __init__(self, status: int, message: str) -> None:
@@ -63,8 +64,8 @@ def create_app(options: ServeOptions | None = None) -> FastAPI:
     app = FastAPI(title="vsvsr", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.jobs = jobs
 
-    @app.exception_handler(UserError)
-    async def user_error(request: Request, err: UserError) -> JSONResponse:
+    @app.exception_handler(RequestError)
+    async def user_error(request: Request, err: RequestError) -> JSONResponse:
         return JSONResponse({"error": str(err)}, status_code=err.status)
 
     @app.get("/")
@@ -74,7 +75,7 @@ def create_app(options: ServeOptions | None = None) -> FastAPI:
     @app.get("/static/{name}")
     def static(name: str) -> Response:
         if name not in STATIC:  # a fixed list: the URL never becomes a path
-            raise UserError(404, f"/static/{name} must be one of the page's files ({', '.join(STATIC)})")
+            raise RequestError(404, f"/static/{name} must be one of the page's files ({', '.join(STATIC)})")
         return _static(name)
 
     @app.get("/api/models")
@@ -91,7 +92,7 @@ def create_app(options: ServeOptions | None = None) -> FastAPI:
         try:
             form = await request.form(max_files=2, max_fields=8)
         except HTTPException as err:
-            raise UserError(400, f"the upload must be a multipart form ({err.detail}); send file=@CLIP with scale and model") from None
+            raise RequestError(400, f"the upload must be a multipart form ({err.detail}); send file=@CLIP with scale and model") from None
         try:
             fields = _fields(form, options)
             job_id, folder = jobs.new_folder()
@@ -151,16 +152,16 @@ def _fields(form: Any, options: ServeOptions) -> dict[str, Any]:
     """The form's settings, checked before any byte of the upload is copied."""
     upload = form.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        raise UserError(400, "the upload must have a file field; choose a video or an image to upscale")
+        raise RequestError(400, "the upload must have a file field; choose a video or an image to upscale")
     model = str(form.get("model") or _default_model(options))
     if model not in options.models:
-        raise UserError(400, f"model must be one of {', '.join(options.models)}, not {model!r}; pick one from /api/models")
+        raise RequestError(400, f"model must be one of {', '.join(options.models)}, not {model!r}; pick one from /api/models")
     scale = str(form.get("scale") or "2")
     if scale not in {str(s) for s in SCALES}:
-        raise UserError(400, f"scale must be 2 or 4, not {scale!r}; for other sizes resize the result afterwards")
+        raise RequestError(400, f"scale must be 2 or 4, not {scale!r}; for other sizes resize the result afterwards")
     mode = str(form.get("mode") or "context")
     if mode not in MODES:
-        raise UserError(400, f"mode must be one of {', '.join(MODES)}, not {mode!r}; leave it out for context")
+        raise RequestError(400, f"mode must be one of {', '.join(MODES)}, not {mode!r}; leave it out for context")
     original = form.get("original")
     has_original = isinstance(original, UploadFile) and bool(original.filename)
     return {"name": upload.filename, "model": model, "scale": int(scale), "mode": mode, "has_original": has_original}
@@ -168,7 +169,7 @@ def _fields(form: Any, options: ServeOptions) -> dict[str, Any]:
 
 def _receive(form: Any, fields: dict[str, Any], job_id: str, folder: Path, limit: int, limit_mb: float) -> Job:
     """Copy the upload (and the original) into the job's folder under fixed names and check that
-    ffmpeg reads them; UserError naming the fix otherwise. Runs in a worker thread."""
+    ffmpeg reads them; RequestError naming the fix otherwise. Runs in a worker thread."""
     received = _copy(form["file"], folder / "input", limit, limit_mb)
     if fields["has_original"]:
         _copy(form["original"], folder / "original", limit - received, limit_mb)
@@ -191,17 +192,17 @@ def _copy(upload: UploadFile, path: Path, limit: int, limit_mb: float) -> int:
 
 
 def _readable(path: Path, field: str, name: str) -> bool:
-    """Whether the upload is a still image; UserError when it is neither a video nor an image."""
+    """Whether the upload is a still image; RequestError when it is neither a video nor an image."""
     try:
         probe(path)
         return media.is_image(path)
     except PipelineError as err:
         detail = str(err).replace(str(path), name)
-        raise UserError(400, f"the {field} must be a video or an image that ffmpeg reads ({detail}); upload another file") from None
+        raise RequestError(400, f"the {field} must be a video or an image that ffmpeg reads ({detail}); upload another file") from None
 
 
-def _too_large(size: int, limit_mb: float) -> UserError:
-    return UserError(413, f"the upload must be at most {limit_mb:g} MB, not {size / 2**20:.1f} MB or more; cut the clip "
+def _too_large(size: int, limit_mb: float) -> RequestError:
+    return RequestError(413, f"the upload must be at most {limit_mb:g} MB, not {size / 2**20:.1f} MB or more; cut the clip "
                           "shorter (e.g. ffmpeg -t 10) or start the server with a larger --max-upload-mb")  # fmt: skip
 
 
@@ -209,17 +210,17 @@ def _job(jobs: JobQueue, job_id: str) -> Job:
     try:
         return jobs.get(job_id)
     except KeyError:
-        raise UserError(404, f"job {job_id} must be a job of this server that has not expired; upload the file again") from None
+        raise RequestError(404, f"job {job_id} must be a job of this server that has not expired; upload the file again") from None
 
 
 def _done(jobs: JobQueue, job_id: str) -> Job:
     job = _job(jobs, job_id)
     if job.state != "done":
-        raise UserError(409, f"job {job_id} must be done first, it is {job.state}; wait until its state is done")
+        raise RequestError(409, f"job {job_id} must be done first, it is {job.state}; wait until its state is done")
     return job
 
 
 def _whole(name: str, value: str, least: int, most: int) -> int:
     if not value.isdigit() or not least <= int(value) <= most:
-        raise UserError(400, f"{name} must be a whole number from {least} to {most}, not {value!r}; pick one in that range")
+        raise RequestError(400, f"{name} must be a whole number from {least} to {most}, not {value!r}; pick one in that range")
     return int(value)

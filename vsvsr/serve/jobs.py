@@ -32,8 +32,10 @@ from typing import Any
 
 from .. import weights
 from ..atomic import atomic_path
+from ..cache import cache_root
 from ..engine import Settings
-from ..pipeline import EncodeOptions, PipelineError, UpscaleOptions, upscale
+from ..errors import UsageError, UserError
+from ..pipeline import EncodeOptions, UpscaleOptions, upscale
 from . import media
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ STOP_WAIT_S = 10  # how long shutdown waits for a running job to stop at its nex
 
 
 def default_cache() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vsvsr" / "serve"
+    return cache_root() / "serve"
 
 
 @dataclass(frozen=True)
@@ -61,13 +63,13 @@ class ServeOptions:
 
     def __post_init__(self) -> None:
         if self.workers < 1:
-            raise ValueError(f"--workers must be at least 1, not {self.workers}; each worker runs one job at a time")
+            raise UsageError(f"--workers must be at least 1, not {self.workers}; each worker runs one job at a time")
         if self.max_upload_mb <= 0:
-            raise ValueError(f"--max-upload-mb must be above 0, not {self.max_upload_mb}; give the largest upload in MB")
+            raise UsageError(f"--max-upload-mb must be above 0, not {self.max_upload_mb}; give the largest upload in MB")
         if self.keep_hours <= 0:
-            raise ValueError(f"--keep-hours must be above 0, not {self.keep_hours}; give how long results stay")
+            raise UsageError(f"--keep-hours must be above 0, not {self.keep_hours}; give how long results stay")
         if not self.models:
-            raise ValueError("the website must offer at least one model; train one and pass its file with --weights")
+            raise UsageError("the website must offer at least one model; train one and pass its file with --weights")
 
 
 @dataclass
@@ -132,7 +134,7 @@ class JobQueue:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise ValueError(f"the cache folder {cache} must belong to one server and another vsvsr serve uses it; "
+            raise UsageError(f"the cache folder {cache} must belong to one server and another vsvsr serve uses it; "
                              "stop that one or pass --cache with another folder") from None  # fmt: skip
         self._cache_lock = fd
         for folder in cache.iterdir():
@@ -253,7 +255,7 @@ class JobQueue:
             log.info("job %s done: %d frames of %s", job.id, job.frames_total, job.name)
         except Stopped:
             return  # stop() removes it
-        except (PipelineError, weights.WeightsError, ValueError) as err:
+        except UserError as err:
             self._fail(job, str(err).replace(str(folder / "input"), job.name).replace(str(folder) + os.sep, ""))
         except Exception as err:  # a bug: say so in the job, keep the traceback in the server's log
             log.exception("job %s failed", job.id)
