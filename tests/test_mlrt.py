@@ -124,3 +124,12 @@ def test_errors_name_the_fix(model_file, kwargs, message):
 def test_the_plugin_forwards_backend(model_file):
     with pytest.raises(vs.Error, match="pip install vapoursynth-mlrt-trt"):
         core.vsr.SRGAN(moving_clip(length=2), weights=model_file, backend="trt")
+
+
+def test_community_models_are_refused_with_the_fix(tmp_path):
+    from spandrel.architectures.Compact import Compact
+
+    torch.save(Compact(num_feat=8, num_conv=2, upscale=2).state_dict(), tmp_path / "2x-compact.pth")
+    with pytest.raises(vs.Error, match=r"^vsr.SRGAN: backend='ort' runs vsvsr's own window models, not community "
+                                       r"models like 2x-compact.pth; use backend='torch' for it$"):  # fmt: skip
+        srgan(moving_clip(length=2), weights=str(tmp_path / "2x-compact.pth"), backend="ort")
