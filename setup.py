@@ -93,6 +93,10 @@ TEST = [
     "httpx2>=2.16",        # FastAPI's TestClient (starlette deprecates plain httpx) drives vsvsr serve's API
 ]
 
+# vsvsr upscale --workers N: the segments as tasks on a local or remote Ray cluster (retries of
+# workers that die, the object store that carries weights and segments).
+CLUSTER = ["ray>=2.10"]
+
 # vsvsr serve: the local website (the page and its JSON API) over the same pipeline as vsvsr upscale.
 SERVE = [
     "fastapi>=0.110",          # routes, typed query parameters, JSON errors
@@ -200,9 +204,9 @@ setup(
         **{package: patterns for package, (_, patterns) in SHIPPED.items()},
     },
     install_requires=RUNTIME,
-    # The tests drive the website too.
-    extras_require={"scripts": SCRIPTS, "onnx": ONNX, "mlrt": MLRT, "eval": EVAL, "train": TRAIN, "test": TEST + SERVE,
-                    "serve": SERVE},  # fmt: skip
+    # The tests drive the website and a local Ray cluster too.
+    extras_require={"scripts": SCRIPTS, "onnx": ONNX, "mlrt": MLRT, "eval": EVAL, "train": TRAIN,
+                    "test": TEST + SERVE + CLUSTER, "serve": SERVE, "cluster": CLUSTER},  # fmt: skip
     entry_points={"console_scripts": ["vsvsr = vsvsr.cli:main"]},
     cmdclass={"build": build_with_vsplugin, "build_vsplugin": build_vsplugin},
     distclass=PlatformDistribution,

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/cli.py                                   # 320x180, 96 frames, lite
     .venv/bin/python bench/cli.py --size 640x360 --frames 96 --codecs libx265 --weights my.safetensors
+    .venv/bin/python bench/cli.py --codecs libx264 --workers 1,2     # and per worker count (Ray)
 
 The engine row runs `Engine.clip` over frames already decoded into memory (decoded by the
 pipeline's own decoder, so they are the same frames); each end-to-end row runs the whole job
@@ -14,6 +15,10 @@ of the CPU time the engine alone spent: on a machine whose cores the generator a
 that work cannot hide, so the share is a floor for the overhead. The `rawvideo` row encodes
 nothing (it stores the frames), so its overhead is the pipeline's own: decoding, conversions,
 pipes, the scene scan and muxing; each encoder's row adds that encoder's CPU time.
+With --workers, a second table runs the whole job with the first codec once per worker count
+(1: in process; N > 1: a local Ray cluster of this machine's cores, started inside the "whole
+job" time; each worker has cores / N torch threads, loads the model itself and decodes its
+segment's context frames again). --segment-frames sets the segments the workers share.
 The model is an untrained `lite` unless --weights is given (speed does not depend on training).
 Prints a table; no assertions.
 """
@@ -21,6 +26,7 @@ Prints a table; no assertions.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import subprocess
 import tempfile
@@ -31,7 +37,7 @@ import torch
 
 from vsvsr import models, weights
 from vsvsr.engine import Engine, Settings
-from vsvsr.pipeline import EncodeOptions, UpscaleOptions, upscale
+from vsvsr.pipeline import ClusterOptions, EncodeOptions, UpscaleOptions, upscale
 from vsvsr.pipeline.decode import DecodedFrames
 from vsvsr.pipeline.probe import probe
 from vsvsr.pipeline.scan import scan, video_format
@@ -76,6 +82,8 @@ def main() -> None:
     parser.add_argument("--codecs", default="rawvideo,libx264,ffv1",
                         help="comma-separated encoders (default: rawvideo,libx264,ffv1)")
     parser.add_argument("--repeats", type=int, default=2, help="runs per row; the best counts (default: 2)")
+    parser.add_argument("--workers", help="comma-separated worker counts for the second table, e.g. 1,2 (default: none)")
+    parser.add_argument("--segment-frames", type=int, default=24, help="frames per segment (default: 24)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="vsvsr-bench-") as tmp:
@@ -93,7 +101,8 @@ def main() -> None:
         # Rows alternate and each keeps its best run: on a shared machine, load that comes and
         # goes would otherwise land on one row only.
         codecs = args.codecs.split(",")
-        engine_best, engine_cpu, reports, ffmpeg_cpu = float("inf"), float("inf"), {}, {}
+        counts = [int(n) for n in args.workers.split(",")] if args.workers else []
+        engine_best, engine_cpu, reports, ffmpeg_cpu, by_workers = float("inf"), float("inf"), {}, {}, {}
         for _ in range(args.repeats):
             seconds, cpu, frames = engine_seconds(source, model_file, settings)
             engine_best, engine_cpu = min(engine_best, seconds), min(engine_cpu, cpu)
@@ -104,6 +113,13 @@ def main() -> None:
                 report = upscale(options, progress=False)
                 if codec not in reports or report.streaming_seconds < reports[codec].streaming_seconds:
                     reports[codec], ffmpeg_cpu[codec] = report, children_cpu_seconds() - cpu
+            for count in counts:
+                options = UpscaleOptions(source, folder / f"out-{count}w.mkv", str(model_file), settings,
+                                         EncodeOptions(codec=codecs[0]), segment_frames=args.segment_frames,
+                                         overwrite=True, cluster=ClusterOptions(workers=count))  # fmt: skip
+                report = upscale(options, progress=False)
+                if count not in by_workers or report.seconds < by_workers[count].seconds:
+                    by_workers[count] = report
 
         print(f"{args.size} x{args.scale}, {frames} frames, {engine.descriptor.arch}, {engine.settings.precision} on "
               f"{engine.settings.device}, {torch.get_num_threads()} torch threads, best of {args.repeats}")  # fmt: skip
@@ -116,6 +132,14 @@ def main() -> None:
                        if what == "whole job" else " | ")  # fmt: skip
                 print(f"| vsvsr upscale, {codec}: {what} | {seconds:.2f} | {frames / seconds:.2f} "
                       f"| {seconds / engine_best - 1:+.0%} | {cpu} |")  # fmt: skip
+        if by_workers:
+            base = by_workers[min(by_workers)]
+            print(f"\n{codecs[0]}, segments of {args.segment_frames} frames, {len(os.sched_getaffinity(0))} cores")
+            print("| workers | streaming seconds | fps | whole job seconds | whole-job speed-up |")
+            print("|---:|---:|---:|---:|---:|")
+            for count, report in by_workers.items():
+                print(f"| {count} | {report.streaming_seconds:.2f} | {frames / report.streaming_seconds:.2f} "
+                      f"| {report.seconds:.2f} | {base.seconds / report.seconds:.2f}x |")  # fmt: skip
 
 if __name__ == "__main__":
     main()

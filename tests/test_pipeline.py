@@ -11,7 +11,8 @@ from vsvsr.cli import main
 from vsvsr.engine import ClipServer
 from vsvsr.pipeline import PipelineError
 from vsvsr.pipeline.mux import Container, plan_stream
-from vsvsr.pipeline.probe import Colour, Stream, pixel_format, probe
+from vsvsr.colour import Colour
+from vsvsr.pipeline.probe import Stream, pixel_format, probe
 from vsvsr.pipeline.scan import scan, video_format
 from vsvsr.pipeline.segments import plan_segments
 from vsvsr.pipeline.tools import Filter, command, parse_chain, with_filters

@@ -70,7 +70,7 @@ def _models(args: argparse.Namespace) -> int:
 def _upscale(args: argparse.Namespace) -> int:
     from . import weights
     from .engine import Settings
-    from .pipeline import EncodeOptions, UpscaleOptions, upscale
+    from .pipeline import ClusterOptions, EncodeOptions, UpscaleOptions, upscale
 
     options = UpscaleOptions(
         input=Path(args.input),
@@ -86,6 +86,7 @@ def _upscale(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         resume=args.resume,
         allow_damaged=args.allow_damaged,
+        cluster=ClusterOptions(args.workers, args.ray_address, args.gpus_per_worker),
     )
     report = upscale(options, progress=not args.quiet)
     logging.getLogger("vsvsr").info(
@@ -237,6 +238,12 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--resume", action="store_true", help="continue an interrupted job, reusing finished segments")
     up.add_argument("--allow-damaged", action="store_true",
                     help="upscale the frames that decode from a truncated or damaged INPUT (default: refuse it)")  # fmt: skip
+    up.add_argument("--workers", type=int, default=1, metavar="N",
+                    help="segments upscaled at once, as Ray tasks (needs vsvsr[cluster]); 1: in this process (default: 1)")  # fmt: skip
+    up.add_argument("--ray-address", metavar="ADDR",
+                    help="run the workers on this Ray cluster (default: RAY_ADDRESS, else a local one on this machine's cores)")  # fmt: skip
+    up.add_argument("--gpus-per-worker", type=float, default=0, metavar="G",
+                    help="GPUs Ray gives each worker (default: 0, workers run on the CPU)")  # fmt: skip
     up.add_argument("--quiet", action="store_true", help="no progress bar")
     up.set_defaults(run=_upscale)
 

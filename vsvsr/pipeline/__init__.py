@@ -10,12 +10,15 @@ and the input's other streams are copied in. One module per step:
     encode.py    encode options and a segment encoder fed from a pipe
     segments.py  fixed segments and the state file that makes a job resumable
     mux.py       joining segments losslessly, copying audio, subtitles, chapters, metadata
+    render.py    one segment: decoded frames through the engine into its file
+    cluster.py   --workers N: segments as Ray tasks, on this machine or a cluster
     job.py       the whole job, checks first
     tools.py     running ffmpeg: errors as one line; commands via ffmpeg-python, user filter chains
 """
 
+from .cluster import ClusterOptions
 from .encode import EncodeOptions
 from .job import UpscaleOptions, UpscaleReport, upscale
 from .tools import Interrupted, PipelineError
 
-__all__ = ["EncodeOptions", "Interrupted", "PipelineError", "UpscaleOptions", "UpscaleReport", "upscale"]
+__all__ = ["ClusterOptions", "EncodeOptions", "Interrupted", "PipelineError", "UpscaleOptions", "UpscaleReport", "upscale"]

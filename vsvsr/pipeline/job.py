@@ -8,12 +8,14 @@ Every check that can fail runs before the long work starts:
 2. read the filtered video's format; dry-run the encode and the mux on one black frame (a bad
    --vf-post, preset or codec/container pairing fails here, not after hours);
 3. scan frame count and scene cuts (or reuse the scan of the run being resumed);
-4. upscale and encode segment by segment, skipping finished ones;
+4. upscale and encode segment by segment, skipping finished ones: in this process, or with
+   `--workers N` as Ray tasks on this machine or a cluster (cluster.py);
 5. join the segments with the input's other streams, rename onto OUTPUT, remove the work folder.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -32,11 +34,13 @@ from tqdm import tqdm
 from .. import __version__, networks, weights
 from ..atomic import commit
 from ..colour import Colour
-from ..engine import ClipServer, Engine, Settings
+from ..engine import ClipServer, Engine, Resolved, Settings
+from .cluster import ClusterOptions, Workers, worker_settings
 from .decode import DecodedFrames
 from .encode import EncodeOptions, SegmentEncoder, encoder_command, resolve
 from .mux import concat_list, mux, plan_streams
 from .probe import PixelFormat, Source, pixel_format, probe
+from .render import SegmentTask, encode_frames
 from .scan import Scan, VideoFormat, scan, video_format
 from .segments import Segment, WorkDir, plan_segments
 from .tools import DeferredInterrupt, Interrupted, PipelineError, ffprobe_json, tool
@@ -59,6 +63,7 @@ class UpscaleOptions:
     overwrite: bool = False
     resume: bool = False
     allow_damaged: bool = False  # upscale the frames that decode from a truncated or damaged input
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)  # --workers, --ray-address, --gpus-per-worker
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,9 @@ class _Plan:
     options: UpscaleOptions
     source: Source
     engine: Engine
+    settings: Resolved  # what the frames are made with: the engine's, or the workers' (cluster.worker_settings)
+    weights_file: Path
+    weights_digest: str
     encode: EncodeOptions  # resolved: codec checked, crf and pix_fmt concrete
     colour: Colour  # the source's, concrete (both conversions use it)
     video: VideoFormat  # the frames entering the engine
@@ -103,12 +111,13 @@ def upscale(options: UpscaleOptions, progress: bool = True,
     work = WorkDir(options.output)
     _open_work(work, plan.key, options)
     try:
-        found = _scan(work, plan)
-        server = plan.engine.clip(found.frames)
-        segments = plan_segments(found.frames, server.stride, options.segment_frames)
-        streaming = time.monotonic()
-        upscaled, evaluated = _upscale_segments(plan, work, found, server, segments, progress, on_frame)
-        streaming = time.monotonic() - streaming
+        with Workers(options.cluster) if options.cluster.workers > 1 else contextlib.nullcontext() as workers:
+            found = _scan(work, plan)
+            server = plan.engine.clip(found.frames)
+            segments = plan_segments(found.frames, server.stride, options.segment_frames)
+            streaming = time.monotonic()
+            upscaled, evaluated = _upscale_segments(plan, work, found, server, segments, workers, progress, on_frame)
+            streaming = time.monotonic() - streaming
         list_file = work.path / "segments.txt"
         list_file.write_text(concat_list([(work.segment_file(s), s.frames) for s in segments], plan.video.rate))
         mux(list_file, plan.source, work.joined, plan.streams, plan.colour, plan.rgb_out, options.start, options.end)
@@ -140,7 +149,13 @@ def _plan(options: UpscaleOptions) -> _Plan:
                     "add them back when muxing, e.g. with mkvmerge's --max-content-light and --max-luminance",
                     options.input, " and ".join(t.lower() for t in source.hdr_side_data))  # fmt: skip
     weights_file = weights.resolve(options.model)
-    engine = Engine(networks.load(weights_file), options.engine)
+    cluster = options.cluster
+    # With workers, this engine only plans (stride, needs) and needs no GPU here.
+    engine = Engine(networks.load(weights_file),
+                    options.engine if cluster.workers == 1 else dataclasses.replace(options.engine, device="cpu"))  # fmt: skip
+    settings = engine.settings if cluster.workers == 1 else worker_settings(engine.settings, options.engine, cluster)
+    with open(weights_file, "rb") as f:
+        weights_digest = hashlib.file_digest(f, "sha256").hexdigest()
     encode = resolve(options.encode, source.pix_fmt)
     colour = source.colour.resolved(source.width, source.height)
     video = video_format(source, options.vf_pre, options.start, options.end)
@@ -148,16 +163,18 @@ def _plan(options: UpscaleOptions) -> _Plan:
     _check_subsampling(pixel_format(encode.pix_fmt), video.width * engine.settings.scale,
                        video.height * engine.settings.scale, "--vf-post")  # fmt: skip
     return _Plan(
-        options, source, engine, encode, colour, video,
+        options, source, engine, settings, weights_file, weights_digest, encode, colour, video,
         encoder=functools.partial(encoder_command, encode, video, engine.settings.scale, colour),
         streams=plan_streams(source, options.output),
-        key=_job_key(options, weights_file, engine, encode),
+        key=_job_key(options, weights_digest, settings, encode),
     )  # fmt: skip
 
 
 def _upscale_segments(plan: _Plan, work: WorkDir, found: Scan, server: ClipServer, segments: list[Segment],
-                      progress: bool, on_frame: Callable[[int, int], None] | None) -> tuple[int, int]:  # fmt: skip
-    """Upscale and encode the segments not finished yet; (frames upscaled, generator evaluations)."""
+                      workers: Workers | None, progress: bool,
+                      on_frame: Callable[[int, int], None] | None) -> tuple[int, int]:  # fmt: skip
+    """Upscale and encode the segments not finished yet, here or on `workers`; (frames upscaled,
+    generator evaluations)."""
     options, video, engine = plan.options, plan.video, plan.engine
     log.info("%s: %dx%d at %s fps, %d frames, %d scene cuts -> %dx%d %s %s", options.input, video.width, video.height,
              video.rate, found.frames, len(found.cuts), video.width * engine.settings.scale,
@@ -167,26 +184,38 @@ def _upscale_segments(plan: _Plan, work: WorkDir, found: Scan, server: ClipServe
         log.info("resuming: %d of %d segments finished earlier", len(segments) - len(todo), len(segments))
     upscaled = sum(s.frames for s in todo)
     evaluated = engine.frames_evaluated
+    elsewhere = 0  # evaluations on the workers
     with tqdm(total=found.frames, initial=found.frames - upscaled, unit="frame", desc="upscale", file=sys.stderr,
               disable=not progress, dynamic_ncols=True) as bar:  # fmt: skip
         done = found.frames - upscaled  # counted here: a disabled bar counts nothing
 
-        def report(frames: int = 0) -> None:
+        def advance(frames: int = 0) -> None:
             nonlocal done
+            bar.update(frames)
             done += frames
             if on_frame is not None:
                 on_frame(done, found.frames)
 
-        report()
-        if todo:
+        advance()
+        if todo and workers is not None:
+            elsewhere = workers.run(_segment_task(plan, found), plan.weights_file, todo, work, advance)
+        elif todo:
             # The decoder starts at the first frame the first unfinished segment's windows read.
             first = server.needs(todo[0].first, found.cuts)[0]
             with DeferredInterrupt() as interrupt, DecodedFrames(plan.source, video, found.frames, plan.colour,
                                                                  options.vf_pre, options.start, options.end,
                                                                  first) as frames:  # fmt: skip
                 for segment in todo:
-                    _encode_segment(segment, work, plan.encoder, server, found.cuts, frames, bar, interrupt, report)
-    return upscaled, engine.frames_evaluated - evaluated
+                    _encode_segment(segment, work, plan.encoder, server, found.cuts, frames, interrupt, advance)
+    return upscaled, engine.frames_evaluated - evaluated + elsewhere
+
+
+def _segment_task(plan: _Plan, found: Scan) -> SegmentTask:
+    """What a worker needs to render any segment of this job."""
+    options = plan.options
+    return SegmentTask(plan.source, plan.video, plan.colour, options.vf_pre, options.start, options.end, found.frames,
+                       found.cuts, plan.settings, plan.weights_file.name, plan.weights_digest, plan.encoder,
+                       {"vsvsr": __version__, "torch": torch.__version__})  # fmt: skip
 
 
 def _check_paths(options: UpscaleOptions) -> None:
@@ -203,6 +232,8 @@ def _check_paths(options: UpscaleOptions) -> None:
         raise PipelineError(f"{output} has no file extension; name the container, e.g. {output}.mkv")
     if options.segment_frames < 1:
         raise PipelineError(f"segment frames must be at least 1, not {options.segment_frames}")
+    if options.cluster.workers < 1:
+        raise PipelineError(f"--workers must be at least 1, not {options.cluster.workers}")
 
 
 def _check_subsampling(pix_fmt: PixelFormat, width: int, height: int, flag: str = "--vf-pre") -> None:
@@ -247,14 +278,13 @@ def _dry_run(plan: _Plan) -> None:
                                 f"the {options.output.suffix} container; choose another --codec or --pix-fmt")  # fmt: skip
 
 
-def _job_key(options: UpscaleOptions, weights_file: Path, engine: Engine, encode: EncodeOptions) -> dict[str, Any]:
-    """Everything that changes the output frames or the encode: a resumed job must match it."""
+def _job_key(options: UpscaleOptions, weights_digest: str, settings: Resolved, encode: EncodeOptions) -> dict[str, Any]:
+    """Everything that changes the output frames or the encode: a resumed job must match it
+    (the worker count does not: any count gives the same frames)."""
     stat = options.input.stat()
-    with open(weights_file, "rb") as f:
-        weights_digest = hashlib.file_digest(f, "sha256").hexdigest()
     return {
         "input": str(options.input.resolve()), "input_size": stat.st_size, "input_mtime_ns": stat.st_mtime_ns,
-        "weights": weights_digest, "engine": {k: str(v) for k, v in dataclasses.asdict(engine.settings).items()},
+        "weights": weights_digest, "engine": {k: str(v) for k, v in dataclasses.asdict(settings).items()},
         "encode": dataclasses.asdict(encode), "vf_pre": options.vf_pre, "start": options.start, "end": options.end,
         "scene_threshold": options.scene_threshold, "segment_frames": options.segment_frames,
         "allow_damaged": options.allow_damaged,
@@ -305,16 +335,15 @@ def _check_damage(found: Scan, options: UpscaleOptions) -> None:
 
 
 def _encode_segment(segment: Segment, work: WorkDir, encoder: Callable[[Path], list[str]], server: ClipServer,
-                    cuts: tuple[int, ...], frames: DecodedFrames, bar: tqdm, interrupt: DeferredInterrupt,
-                    report: Callable[[int], None]) -> None:  # fmt: skip
-    with SegmentEncoder(work.segment_file(segment), encoder) as writer:
-        for n in range(segment.first, segment.end):
+                    cuts: tuple[int, ...], frames: DecodedFrames, interrupt: DeferredInterrupt,
+                    advance: Callable[[int], None]) -> None:  # fmt: skip
+    def done(n: int) -> None:
+        advance(1)
+        if n + 1 < segment.end:  # Ctrl-C after the last frame still keeps the segment
             interrupt.check()
-            frames.release_before(server.needs(n, cuts)[0])  # what no later window reads
-            writer.write(server.frame(n, frames, cuts))
-            bar.update()
-            report(1)
-        writer.finish()
+
+    interrupt.check()
+    encode_frames(work.segment_file(segment), segment, encoder, server, cuts, frames, done)
     work.finish(segment)
 
 
