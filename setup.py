@@ -75,14 +75,21 @@ TRAIN = [
 
 ONNX = ["onnx>=1.17"]  # vsvsr export-onnx: fixed-window graphs for vs-mlrt's runtimes
 
+# core.vsr.SRGAN(backend="ort" | "ov"): the generator's graph (exported through onnx) in vs-mlrt's
+# CPU plugins. GPU users add vapoursynth-mlrt-ort-cuda or vapoursynth-mlrt-trt themselves.
+MLRT = [
+    *ONNX,
+    "vapoursynth-mlrt-ort>=17",  # core.ort.Model: ONNX Runtime (CPU; CUDA with -ort-cuda)
+    "vapoursynth-mlrt-ov>=17",   # core.ov.Model: OpenVINO (x86 CPUs, Intel GPUs)
+]
+
 TEST = [
     *SCRIPTS,              # the filter-script tests run them with the real encoders
-    *ONNX,
+    *MLRT,                 # the backend tests run ort and ov against torch
     "pytest>=8",
     "onnxscript>=0.3",     # torch's dynamo-based ONNX exporter
     "onnxruntime>=1.20",   # checks that exported graphs reproduce torch's output
     "selenium>=4.20",      # drives Debian's headless chromium to check the evaluation report
-    "vapoursynth-mlrt-ort>=17",  # core.ort.Model: runs the exported ONNX graph in the recipe test
     "httpx2>=2.16",        # FastAPI's TestClient (starlette deprecates plain httpx) drives vsvsr serve's API
 ]
 
@@ -198,8 +205,8 @@ setup(
     },
     install_requires=RUNTIME,
     # The tests drive the website and a local Ray cluster too.
-    extras_require={"scripts": SCRIPTS, "onnx": ONNX, "eval": EVAL, "train": TRAIN, "test": TEST + SERVE + CLUSTER,
-                    "serve": SERVE, "cluster": CLUSTER},  # fmt: skip
+    extras_require={"scripts": SCRIPTS, "onnx": ONNX, "mlrt": MLRT, "eval": EVAL, "train": TRAIN,
+                    "test": TEST + SERVE + CLUSTER, "serve": SERVE, "cluster": CLUSTER},  # fmt: skip
     entry_points={"console_scripts": ["vsvsr = vsvsr.cli:main"]},
     cmdclass={"build": build_with_vsplugin, "build_vsplugin": build_vsplugin},
     distclass=PlatformDistribution,

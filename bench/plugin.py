@@ -12,6 +12,12 @@ Prints, at 960x540 input (x2):
 - PSNR-Y by position in the window (fast mode, built-in evaluation clips): whether frames at a
   window's edge lose anything;
 - peak RSS after 50 and after 300 output frames (goal: flat).
+
+With --backends, only the side-by-side table of vsr.SRGAN's backends on the same clip and
+settings: torch, ONNX Runtime (backend="ort") and OpenVINO (backend="ov", fp32 and bf16), each
+as s per output megapixel and its largest difference from torch's pictures.
+
+    .venv/bin/python bench/plugin.py --backends --frames 12
 """
 
 from __future__ import annotations
@@ -28,8 +34,9 @@ import vapoursynth as vs
 
 from vsvsr import models, weights
 from vsvsr.engine import MODES, Engine, Settings, TileGrid
+from vsvsr.engine.settings import cpu_has_native_bf16
 from vsvsr.vapoursynth_plugin import SRGAN
-from vsvsr.vsfilter import engine_for
+from vsvsr.vsfilter import engine_for, frame_to_tensor
 
 core = vs.core
 
@@ -169,6 +176,33 @@ def rss_rows(path: str, settings: dict) -> list[str]:
     return [f"peak RSS after 50 frames: {marks[50]:.0f} MB; after 300 frames: {marks[300]:.0f} MB (320x180 input)"]
 
 
+def backend_rows(path: str, frames: int) -> list[str]:
+    """The same clip through each backend, best of two runs (after a warm-up that also exports
+    the graph), interleaved so that a machine's drift touches every row alike."""
+    src = moving_clip(960, 540, frames)
+    runs = {"torch fp32": dict(precision="fp32"), "ort fp32": dict(backend="ort", precision="fp32"),
+            "ov fp32": dict(backend="ov", precision="fp32"), "ov bf16": dict(backend="ov", precision="bf16"),
+            "ov fp32, num_streams=2": dict(backend="ov", precision="fp32", num_streams=2)}  # fmt: skip
+    for settings in runs.values():
+        fetch_all(SRGAN(src[:3], weights=path, **settings), 3, core.num_threads)
+    seconds = {name: [] for name in runs}
+    for _ in range(2):
+        for name, settings in runs.items():
+            seconds[name].append(fetch_all(SRGAN(src, weights=path, **settings), frames, core.num_threads))
+    reference = [frame_to_tensor(f) for f in SRGAN(src[:4], weights=path, precision="fp32").frames()]
+    out_mp = 1920 * 1080 / 1e6
+    rows = [f"| backend, 960x540 -> 1920x1080, {frames} frames | s per output MP | fps | max difference from torch |",
+            "|---|---:|---:|---:|"]  # fmt: skip
+    for name, settings in runs.items():
+        outs = SRGAN(src[:4], weights=path, **settings).frames()
+        diff = max(float((frame_to_tensor(f) - r).abs().max()) for f, r in zip(outs, reference))
+        per_frame = min(seconds[name]) / frames
+        rows.append(f"| {name} | {per_frame / out_mp:.3f} | {1 / per_frame:.2f} | {diff:.1e} |")
+    bf16 = "has native bf16" if cpu_has_native_bf16() else "has no native bf16 (no avx512_bf16 or amx_bf16)"
+    rows += ["", f"this CPU {bf16}; {core.num_threads} VapourSynth threads"]
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weights", help="weights file (default: the shipped default model, else a fresh lite)")
@@ -176,6 +210,7 @@ def main() -> None:
     parser.add_argument("--precision", default=None, help="fp32, fp16 or bf16 (default: the engine's)")
     parser.add_argument("--frames", type=int, default=15, help="frames for the fps measurement (default 15)")
     parser.add_argument("--clips", type=int, default=3, help="evaluation clips for PSNR by position (default 3)")
+    parser.add_argument("--backends", action="store_true", help="only compare torch, ort and ov (CPU) side by side")
     args = parser.parse_args()
     settings = {k: v for k, v in (("device", args.device), ("precision", args.precision)) if v}
 
@@ -183,6 +218,9 @@ def main() -> None:
         path, label = model_file(args, Path(tmp))
         print(f"model: {label}; torch {torch.__version__}; VapourSynth R{core.core_version.release_major}")
         print()
+        if args.backends:
+            print("\n".join(backend_rows(path, args.frames)))
+            return
         print("| path, 960x540 -> 1920x1080 | fps | s per output MP |")
         print("|---|---:|---:|")
         print("\n".join(speed_rows(path, settings, args.frames)))

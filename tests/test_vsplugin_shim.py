@@ -22,7 +22,7 @@ VS_DIR = Path(vs.__file__).parent
 VSPIPE = VS_DIR / "vspipe"
 SIGNATURE = (
     "clip:vnode;scale:int:opt;model:data:opt;weights:data:opt;window:int:opt;tile:int:opt;"
-    "overlap:int:opt;device:data:opt;precision:data:opt;num_streams:int:opt;threads:int:opt;mode:data:opt;"
+    "overlap:int:opt;device:data:opt;precision:data:opt;num_streams:int:opt;threads:int:opt;mode:data:opt;backend:data:opt;"
 )
 NOT_INSTALLED = "core.vsr is missing: run `make setup` (it installs the plugin shim)"
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 import vapoursynth as vs
 
+from . import mlrt
 from .engine import Settings
 from .errors import UserError
 from .vsfilter import check_clip, check_integers, colour_of, default_model, engine_for, from_rgbs, to_rgbs, upscale_rgbs
@@ -37,6 +38,7 @@ def SRGAN(
     num_streams: int = 1,
     threads: int | None = None,
     mode: str = "context",
+    backend: str = "torch",
 ) -> vs.VideoNode:
     """Upscale `clip` x2 or x4 with vsvsr's spatio-temporal SRGAN, or by a community model's scale.
 
@@ -65,6 +67,14 @@ def SRGAN(
     mode: window layout: "context" (every frame has neighbours on both sides; T/(T-2) cost),
         "fast" (non-overlapping windows, 1x cost) or "centre" (each frame its own centred
         window, T x cost).
+    backend: "torch" (default), or a vs-mlrt runtime that runs vsvsr's own generator as an ONNX
+        graph (exported once, cached): "ort" (ONNX Runtime; device "cpu" or "cuda[:N]"), "ov"
+        (OpenVINO; "cpu" or "gpu[:N]") or "trt" (TensorRT; "cuda[:N]"); "ncnn" is refused
+        (its converter cannot read this generator's graph). Windows, scene cuts and tiles stay
+        vsvsr's, so the pictures are the torch backend's up to the runtime's arithmetic. Needs
+        pip install vapoursynth-mlrt-<backend>. precision: fp32 or fp16, bf16 on ov (default
+        fp16 on GPUs; on CPUs as for torch, fp32 with ort); num_streams: the plugin's concurrent
+        inferences.
     """
     if not isinstance(clip, vs.VideoNode):
         raise vs.Error("vsr.SRGAN: clip must be a video clip")
@@ -77,17 +87,26 @@ def SRGAN(
         raise vs.Error(f"vsr.SRGAN: num_streams must be at least 1, not {num_streams}")
     if threads is not None and threads < 1:
         raise vs.Error(f"vsr.SRGAN: threads must be at least 1, not {threads}")
+    if backend not in mlrt.BACKENDS:
+        raise vs.Error(f"vsr.SRGAN: backend must be one of {', '.join(mlrt.BACKENDS)}, not {backend!r}")
     try:
         settings = Settings(scale, window, mode, tile, overlap, device, precision)
-        engine = engine_for(weights or model or default_model(), settings, num_streams)
+        name = weights or model or default_model()
+        if backend == "torch":
+            engine = engine_for(name, settings, num_streams)
+        else:
+            mlrt.plugin(backend)
+            plan = mlrt.plan_for(name, settings, mlrt.runtime_for(backend, device, precision, num_streams))
     except UserError as err:
         raise vs.Error(f"vsr.SRGAN: {err}") from None
-    if engine.settings.device.type == "cpu":
+    if backend == "torch" and engine.settings.device.type == "cpu":
         # Process-wide, like VapourSynth's own thread count, which it follows by default.
         torch.set_num_threads(threads or vs.core.num_threads)
 
     colour = colour_of(clip, props)
-    return from_rgbs(upscale_rgbs(to_rgbs(clip, colour), clip, engine), clip, colour)
+    rgbs = to_rgbs(clip, colour)
+    upscaled = upscale_rgbs(rgbs, clip, engine) if backend == "torch" else mlrt.upscale(rgbs, clip, plan)
+    return from_rgbs(upscaled, clip, colour)
 
 
 # ---- the handshake with the native plugin (vsvsr/native/vsr_shim.c) ----------------------------

@@ -109,10 +109,10 @@ def upscale_rgbs(rgbs: vs.VideoNode, props_clip: vs.VideoNode, engine: Engine) -
     length = rgbs.num_frames
     server = engine.clip(length)
     blank = rgbs.std.BlankClip(width=rgbs.width * scale, height=rgbs.height * scale, length=1, keep=True)
-    neighbours = [_shifted(props_clip, d) for d in range(-server.reach, server.reach + 1)]
+    neighbours = [shifted(props_clip, d) for d in range(-server.reach, server.reach + 1)]
 
     def frame_n(n: int, f: list[vs.VideoFrame]) -> vs.VideoNode:
-        cuts = _cuts_near(n, server.reach, f, length)
+        cuts = cuts_near(n, server.reach, f, length)
         needed = server.needs(n, cuts)
         selector = _Selector(server, cuts, n, needed)
         one = blank.std.ModifyFrame(clips=[blank] + [rgbs[i] for i in needed], selector=selector)
@@ -134,12 +134,7 @@ class _Selector:
         for i, frame in loaded.items():
             check_progressive(frame.props, i)
         out = self.server.frame(self.n, lambda i: frame_to_tensor(loaded[i]), self.cuts)
-        fout = template.copy()
-        fout.props.clear()
-        fout.props.update(loaded[self.n].props)
-        for p in range(3):
-            np.copyto(np.asarray(fout[p]), out[p].numpy())
-        return fout
+        return write_frame(template, out, loaded[self.n].props)
 
 
 def frame_to_tensor(frame: vs.VideoFrame) -> torch.Tensor:
@@ -147,7 +142,17 @@ def frame_to_tensor(frame: vs.VideoFrame) -> torch.Tensor:
     return torch.from_numpy(np.stack([np.asarray(frame[p]) for p in range(3)]))
 
 
-def _shifted(clip: vs.VideoNode, d: int) -> vs.VideoNode:
+def write_frame(template: vs.VideoFrame, rgb: torch.Tensor, props: vs.FrameProps) -> vs.VideoFrame:
+    """A copy of the RGBS `template` holding `rgb` (3, h, w) and exactly the props `props`."""
+    fout = template.copy()
+    fout.props.clear()
+    fout.props.update(props)
+    for p in range(3):
+        np.copyto(np.asarray(fout[p]), rgb[p].numpy())
+    return fout
+
+
+def shifted(clip: vs.VideoNode, d: int) -> vs.VideoNode:
     """clip whose frame n is clip[n + d], clamped to the clip's ends."""
     if d == 0:
         return clip
@@ -157,7 +162,7 @@ def _shifted(clip: vs.VideoNode, d: int) -> vs.VideoNode:
     return clip[0] * d + clip[:-d] if d < clip.num_frames else clip[0] * clip.num_frames
 
 
-def _cuts_near(n: int, reach: int, frames: list[vs.VideoFrame], length: int) -> list[int]:
+def cuts_near(n: int, reach: int, frames: list[vs.VideoFrame], length: int) -> list[int]:
     """Scene starts within `reach` of n, from the props of frames n - reach .. n + reach."""
     cuts = set()
     for d, frame in zip(range(-reach, reach + 1), frames):
