@@ -40,10 +40,10 @@ import vapoursynth as vs
 
 from . import weights
 from .atomic import atomic_path
-from .errors import UsageError
 from .cache import cache_root
 from .engine import Resolved, Settings, TileGrid, WindowGrid, passes, resolve
 from .engine.settings import cpu_has_native_bf16
+from .errors import UsageError
 from .onnx_export import OPSET, export_onnx
 from .vsfilter import check_progressive, cuts_near, frame_to_tensor, shifted, write_frame
 

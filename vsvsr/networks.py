@@ -2,7 +2,7 @@
 
     model = networks.load("lite")             # a shipped name, or our .safetensors: the x2 window generator
     model = networks.load("4x-Foo.pth")       # anything spandrel recognises: a one-frame network
-    print("\\n".join(networks.inspect("4x-Foo.pth")))
+    lines = networks.inspect("4x-Foo.pth")    # what `vsvsr models --inspect` prints
 """
 
 from __future__ import annotations
