@@ -40,9 +40,13 @@ def job(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ray_cluster():
+    sigint = signal.getsignal(signal.SIGINT)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
+    # The suite's later tests expect Python's own Ctrl-C handler, which a cluster's run has been
+    # seen to leave ignored.
+    signal.signal(signal.SIGINT, sigint)
 
 
 def args(source: Path, output: Path, model: str, *extra: str) -> list[str]:

@@ -21,8 +21,10 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import socket
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -102,6 +104,7 @@ class Workers:
         self.options = options
         self._connected = False  # by us: we disconnect (and stop the local cluster we started)
         self._ray: Any = None
+        self._sigint: Any = None
 
     def __enter__(self) -> Self:
         try:
@@ -110,6 +113,9 @@ class Workers:
             raise PipelineError(f"--workers {self.options.workers} runs on Ray, which is not installed; install it "
                                 "with pip install 'vsvsr[cluster]', or pass --workers 1") from None  # fmt: skip
         self._ray = ray
+        # Ray may change SIGINT's handler in the driver (the test suite once found it ignored
+        # after a cluster's run): the job hands the process back with the Ctrl-C handler it found.
+        self._sigint = signal.getsignal(signal.SIGINT)
         address = self.options.address or os.environ.get("RAY_ADDRESS")
         if ray.is_initialized() and self.options.address is None:
             return self
@@ -130,6 +136,8 @@ class Workers:
     def __exit__(self, *exc: object) -> None:
         if self._connected:
             self._ray.shutdown()
+        if threading.current_thread() is threading.main_thread() and self._sigint is not None:
+            signal.signal(signal.SIGINT, self._sigint)
 
     def run(self, task: SegmentTask, weights_file: Path, todo: list[Segment], work: WorkDir,
             advance: Callable[[int], None]) -> int:  # fmt: skip
