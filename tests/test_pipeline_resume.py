@@ -93,6 +93,7 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_segments(job, tmp_path, monkeyp
     output = tmp_path / "out.mkv"
     work = tmp_path / ".out.mkv.vsvsr"
     real_finish = WorkDir.finish
+    handler = signal.getsignal(signal.SIGINT)  # Python's own, unless an earlier test's library changed it
 
     def finish_then_ctrl_c(self, segment):  # Ctrl-C while the next segment is being encoded
         real_finish(self, segment)
@@ -106,4 +107,4 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_segments(job, tmp_path, monkeyp
     assert not output.exists()
     assert sorted(p.name for p in work.iterdir()) == ["segment00000.nut", "segment00001.nut", "state.json"]
     assert processes_using(work) == []  # no ffmpeg left running
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the job's handler is gone
+    assert signal.getsignal(signal.SIGINT) is handler  # the job's handler is gone, the one it found is back
