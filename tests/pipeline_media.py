@@ -79,3 +79,17 @@ def decode(path: Path, pix_fmt: str, dtype: np.dtype, shape: tuple[int, ...]) ->
     raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-map", "0:v:0", "-f", "rawvideo", "-pix_fmt",
                           pix_fmt, "-"], capture_output=True, check=True).stdout  # fmt: skip
     return np.frombuffer(raw, dtype).reshape(-1, *shape)
+
+
+
+def long_gop(path: Path, frames: int, gop: int, size: str = "64x48", pcm: bool = False) -> Path:
+    """Noisy testsrc2 in lossless H.264 with B-pyramids and a keyframe every `gop` frames (at
+    24000/1001 fps), so that how much of the file a decoder reads says where it started; with
+    `pcm`, beside 8 channels of PCM (3 MB a second, which Matroska's demuxer reads too)."""
+    audio = ["-f", "lavfi", "-i", "sine=sample_rate=96000", "-shortest", "-af",
+             "pan=7.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0|c6=c0|c7=c0", "-c:a", "pcm_s32le"] if pcm else []  # fmt: skip
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=s={size}:r=24000/1001", *audio[:4],
+                    "-frames:v", str(frames), *audio[4:], "-vf", "noise=alls=40:allf=t", "-c:v", "libx264", "-qp", "0",
+                    "-g", str(gop), "-keyint_min", str(gop), "-bf", "3", "-x264-params", "b-pyramid=normal:scenecut=0",
+                    "-pix_fmt", "yuv420p", str(path)], check=True)  # fmt: skip
+    return path

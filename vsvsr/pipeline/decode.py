@@ -4,6 +4,10 @@ ffmpeg applies `--vf-pre`, then converts to planar float32 RGB with zimg (zscale
 VapourSynth adapter does (Spline36 chroma with the source's matrix, range and siting; Point for
 RGB sources), so no precision is lost on the way: a 10-bit source reaches the engine as 10-bit
 values in float. Frames are read lazily and kept only while a window may still need them.
+
+A decoder that starts later than frame 0 seeks to the last keyframe the scan found before its
+first frame (seek.py), where seeking is exact; elsewhere it decodes from the top (from --start).
+Either way ffmpeg drops the frames before the first one by counting them.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import torch
 from ..colour import Colour
 from .probe import Source
 from .scan import VideoFormat, video_stream
+from .seek import Keyframe, seek_point
 from .tools import Child, PipelineError, command
 
 PIPE_FORMAT = "gbrpf32le"  # planar float32; ffmpeg orders the planes G, B, R
@@ -42,17 +47,26 @@ class DecodedFrames:
 
     Frames arrive in order from frame `first` on; a bounded queue lets ffmpeg decode ahead while
     the engine works. Frames stay until `release_before` says no window will ask for them again.
+    `keys` are the scan's keyframes (Scan.keys), from which it may start; after `close`,
+    `bytes_read` says how much its ffmpeg read (the input, and its libraries: Child.bytes_read).
     """
 
     def __init__(self, source: Source, video: VideoFormat, count: int, colour: Colour, vf_pre: str | None,
-                 start: str | None, end: str | None, first: int = 0, lookahead: int = 4) -> None:  # fmt: skip
+                 start: str | None, end: str | None, first: int = 0, keys: tuple[Keyframe, ...] = (),
+                 lookahead: int = 4) -> None:  # fmt: skip
         self.shape = (3, video.height, video.width)
         self.count = count
-        # Frames before `first` are still decoded (and run through --vf-pre, whose temporal
-        # filters need them) but dropped before the conversion and the pipe.
-        stream = video_stream(source, start, end, vf_pre)
-        if first:
-            stream = stream.filter("trim", start_frame=first)
+        self.bytes_read: int | None = None
+        seek = seek_point(keys, first, start)
+        if seek is None:
+            stream, top = video_stream(source, start, end, vf_pre), 0
+        else:  # (without --end, which a seek would move: the frames past it are never asked for)
+            position, top = seek
+            stream = video_stream(source, position, None, vf_pre)
+        # Frames from `top` to `first` are still decoded (and run through --vf-pre, whose
+        # temporal filters need them) but dropped before the conversion and the pipe.
+        if first > top:
+            stream = stream.filter("trim", start_frame=first - top)
         spec = to_rgb_float(stream, source, colour).output("pipe:1", f="rawvideo", fps_mode="passthrough")
         self._child = Child(command(spec), "decoding the input", stdout=subprocess.PIPE)
         self._queue: queue.Queue = queue.Queue(maxsize=lookahead)
@@ -80,6 +94,8 @@ class DecodedFrames:
             del self._frames[n]
 
     def close(self) -> None:
+        if self.bytes_read is None:
+            self.bytes_read = self._child.bytes_read()
         self._child.close()
         while self._reader.is_alive():  # unblock a reader waiting on a full queue, let it see the end
             try:

@@ -85,6 +85,7 @@ class Source:
     streams: tuple[Stream, ...]
     video_delay: float  # seconds from the file's start to its first video frame (A/V sync)
     hdr_side_data: tuple[str, ...] = ()  # HDR10 metadata the output does not carry (see hdr_side_data)
+    container: str = ""  # ffprobe's format_name, e.g. "matroska,webm"
 
     @property
     def interlaced(self) -> bool:
@@ -123,6 +124,7 @@ def probe(path: Path) -> Source:
         streams=streams,
         video_delay=max(0.0, float(v.get("start_time", file_start) or file_start) - file_start),
         hdr_side_data=hdr_side_data(path, v),
+        container=info.get("format", {}).get("format_name", ""),
     )
 
 

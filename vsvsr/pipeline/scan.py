@@ -5,7 +5,8 @@ Two cheap passes over the input, after `--vf-pre` (which may change size, rate a
 1. one frame through ffmpeg's framecrc muxer, whose header names the filtered stream's size,
    sample aspect ratio and time base (1/frame rate: the exact fraction, e.g. 1001/24000);
 2. every frame, scaled down, through ffmpeg's `scdet` filter, printing each frame's timestamp
-   (in microseconds) and scene score.
+   (in microseconds) and scene score; where a decoder may seek (seek.py), the same pass also
+   prints the timestamps of the keyframes, from which the segments' decoders start.
 
 A raw pipe carries no timestamps, so a stream whose frames are not evenly spaced is refused with
 the command that makes it constant-rate. Spacing is measured from the first frame, which may
@@ -18,13 +19,16 @@ from __future__ import annotations
 
 import itertools
 import re
+import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import ffmpeg
 
 from .probe import Source
+from .seek import Keyframe, seekable
 from .tools import PipelineError, command, first_error, run, run_with_errors, span, with_filters
 
 SCAN_HEIGHT = 180  # scene scores need only a thumbnail
@@ -46,13 +50,14 @@ class Scan:
     frames: int
     cuts: tuple[int, ...]  # first frames of new scenes
     damage: str | None = None  # the first error ffmpeg met while reading (a truncated file): None if none
+    keys: tuple[Keyframe, ...] = ()  # where a decoder may start (seek.py), after frame 0; () where it may not
 
     def to_json(self) -> dict:
-        return {"frames": self.frames, "cuts": list(self.cuts), "damage": self.damage}
+        return {"frames": self.frames, "cuts": list(self.cuts), "damage": self.damage, "keys": [list(k) for k in self.keys]}
 
     @classmethod
     def from_json(cls, raw: dict) -> Scan:
-        return cls(raw["frames"], tuple(raw["cuts"]), raw.get("damage"))
+        return cls(raw["frames"], tuple(raw["cuts"]), raw.get("damage"), tuple(tuple(k) for k in raw.get("keys", ())))
 
 
 def video_stream(source: Source, start: str | None, end: str | None, vf_pre: str | None) -> Any:
@@ -74,10 +79,10 @@ def video_format(source: Source, vf_pre: str | None, start: str | None, end: str
 
 def scan(source: Source, video: VideoFormat, vf_pre: str | None, start: str | None, end: str | None,
          threshold: float) -> Scan:  # fmt: skip
-    """Pass 2: frame count and scene cuts (scdet score >= `threshold` percent; 0 finds none) of
-    `source`'s video after `vf_pre`, between `start` and `end`, and the first error met reading
-    it. Refuses a variable frame rate."""
-    frames, damage = _frame_scores(video_stream(source, start, end, vf_pre))
+    """Pass 2: frame count, scene cuts (scdet score >= `threshold` percent; 0 finds none) and, where
+    a decoder may seek, keyframes of `source`'s video after `vf_pre`, between `start` and `end`,
+    and the first error met reading it. Refuses a variable frame rate."""
+    frames, key_times, damage = _frame_scores(video_stream(source, start, end, vf_pre), seekable(source, vf_pre))
     if not frames:
         raise PipelineError(f"{source.path} has no video frames" + (" in the --start/--end range" if start or end else ""))
     first = frames[0][0]
@@ -91,19 +96,28 @@ def scan(source: Source, video: VideoFormat, vf_pre: str | None, start: str | No
             "-c:a copy constant.mkv"
         )
     cuts = tuple(n for n, (_, score) in enumerate(frames) if n > 0 and threshold > 0 and score >= threshold)
-    return Scan(len(frames), cuts, damage)
+    # Each keyframe with the time halfway from the frame before (a damaged file's are not trusted).
+    keys = tuple((n, (frames[n - 1][0] + pts) // 2) for n, (pts, _) in enumerate(frames)
+                 if n > 0 and pts in key_times and damage is None)  # fmt: skip
+    return Scan(len(frames), cuts, damage, keys)
 
 
-def _frame_scores(stream: Any) -> tuple[list[tuple[int, float]], str | None]:
-    """(timestamp in microseconds, scene score) of every frame of `stream`, and the first error
-    ffmpeg reported while decoding (None: a clean read)."""
-    stream = (
-        stream.filter("settb", expr="AVTB")  # (ffmpeg's microsecond time base)
-        .filter("scale", w=-2, h=f"min(ih,{SCAN_HEIGHT})")
-        .filter("scdet")
-        .filter("metadata", mode="print", file="pipe:1")
-    )
-    text, errors = run_with_errors(command(stream.output("-", f="null", fps_mode="passthrough")), "scanning for scene cuts")
+def _frame_scores(stream: Any, keyframes: bool) -> tuple[list[tuple[int, float]], set[int], str | None]:
+    """(timestamp in microseconds, scene score) of every frame of `stream`; the timestamps of its
+    keyframes (seek.py), if `keyframes`, else none; and the first error ffmpeg reported while
+    decoding (None: a clean read)."""
+    stream = stream.filter("settb", expr="AVTB")  # (ffmpeg's microsecond time base)
+    with tempfile.TemporaryDirectory(prefix="vsvsr-scan-") as tmp:
+        keys_file = Path(tmp, "keys.txt")
+        outputs = []
+        if keyframes:
+            split = stream.split()
+            stream = split[0]
+            outputs.append(_keyframes(split[1], keys_file).output("-", f="null", fps_mode="passthrough"))
+        scores = stream.filter("scale", w=-2, h=f"min(ih,{SCAN_HEIGHT})").filter("scdet").filter("metadata", mode="print", file="pipe:1")
+        spec = ffmpeg.merge_outputs(scores.output("-", f="null", fps_mode="passthrough"), *outputs)
+        text, errors = run_with_errors(command(spec), "scanning for scene cuts")
+        key_times = {int(pts) for pts in re.findall(r"^frame:\d+\s+pts:(-?\d+)", keys_file.read_text(), re.MULTILINE)} if keyframes else set()
     frames: list[tuple[int, float]] = []
     for line in text.splitlines():
         if line.startswith("frame:"):
@@ -116,4 +130,13 @@ def _frame_scores(stream: Any) -> tuple[list[tuple[int, float]], str | None]:
     # The null muxer's own complaints (timestamps it rounds onto its time base) say nothing
     # about the input; what the demuxers and decoders report does.
     reading = [line for line in errors.splitlines() if line.strip() and not line.startswith("[null @ ")]
-    return frames, first_error("\n".join(reading)) if reading else None
+    return frames, key_times, first_error("\n".join(reading)) if reading else None
+
+
+def _keyframes(stream: Any, path: Path) -> Any:
+    """`stream`'s keyframes (seek.py: coded as I-frames too), their timestamps printed to `path`."""
+    return (
+        stream.filter("select", expr="key*eq(pict_type,PICT_TYPE_I)")
+        .filter("metadata", mode="add", key="vsvsr.key", value="1")  # (print leaves out frames without metadata)
+        .filter("metadata", mode="print", file=str(path))
+    )
