@@ -1,7 +1,8 @@
 """`vsvsr upscale --workers N` on a local Ray cluster (loopback only): the frames of two workers
 are bit for bit those of one, across segments that start mid-scene and a scene cut inside a
-segment, at x4 (context through both passes); a worker killed mid-segment is retried; a killed
-driver's finished segments are reused by --resume; a bad address is one line.
+segment, at x4 (context through both passes), and where the workers seek to keyframes in long-GOP
+H.264 (and read far less of the file than decoders from the top); a worker killed mid-segment is
+retried; a killed driver's finished segments are reused by --resume; a bad address is one line.
 
 One Ray cluster (2 CPUs, no dashboard) serves the whole module: starting Ray takes seconds."""
 
@@ -16,10 +17,14 @@ from pathlib import Path
 
 import pytest
 import ray
-from pipeline_media import frame_hashes, tiny_weights
+from pipeline_media import frame_hashes, long_gop, tiny_weights
 
 import vsvsr.pipeline.cluster as cluster
+from vsvsr import networks
 from vsvsr.cli import main
+from vsvsr.engine import Engine, Settings
+from vsvsr.pipeline import ClusterOptions, EncodeOptions, UpscaleOptions, upscale
+from vsvsr.pipeline.segments import plan_segments
 
 SEGMENT = 9  # frames: segments start every 9 frames (0, 9, 18, 27, 36), the scene cut at 25 lies inside one
 FRAMES = 40
@@ -97,6 +102,27 @@ def test_two_workers_one_killed_mid_segment_give_the_frames_of_one(job, ray_clus
     assert len(one) == FRAMES and frame_hashes(output) == one
     assert f"{FRAMES} frames" in capsys.readouterr().err
     assert [p.name for p in tmp_path.iterdir()] == [output.name]  # the work folder is gone
+
+
+def test_workers_seeking_to_keyframes_give_the_frames_of_one(job, ray_cluster, tmp_path):
+    _, model, _ = job
+    frames, settings = 192, Settings(scale=2, precision="fp32")
+    source = long_gop(tmp_path / "gop.mkv", frames, gop=6, pcm=True)  # B-frames, a keyframe every 6
+
+    def run(workers: int):
+        output = tmp_path / f"{workers}.mkv"
+        options = UpscaleOptions(source, output, model=model, engine=settings, encode=EncodeOptions("ffv1"),
+                                 segment_frames=SEGMENT, cluster=ClusterOptions(workers=workers))  # fmt: skip
+        return upscale(options, progress=False), frame_hashes(output)
+
+    _, one = run(1)
+    report, two = run(2)
+    assert len(one) == frames and two == one
+    # From the top, each segment's decoder reads the file at least up to its last frame (the PCM
+    # beside the video makes bytes track time); the seeking ones read far less.
+    stride = Engine(networks.load(model), settings).clip(frames).stride
+    top = sum(s.end for s in plan_segments(frames, stride, SEGMENT)) / frames * source.stat().st_size
+    assert report.decoder_read < top / 2, (report.decoder_read, top)
 
 
 def test_resume_after_the_driver_dies_reuses_its_segments(job, ray_cluster, tmp_path, monkeypatch, capsys):

@@ -1,13 +1,14 @@
 """`vsvsr upscale --workers N`: the segments as Ray tasks, on this machine or on a Ray cluster.
 
     with Workers(ClusterOptions(workers=4)) as workers:   # a local Ray cluster, or RAY_ADDRESS's
-        evaluated = workers.run(task, weights_file, todo, work, advance)
+        effort = workers.run(task, weights_file, todo, work, advance)
 
 Each task renders one segment (render.SegmentTask): it loads the model itself, with its share of
-the cores as torch threads; decodes the input from the first frame its windows read; encodes
-the segment file. Where the task runs on the driver's machine (always, on a local cluster) it
-writes that file straight into the work folder under a name of its own, so a retry never
-writes over a dead attempt's unfinished file, and the driver renames it; from any other machine
+the cores as torch threads; decodes the input from the first frame its windows read (seeking to
+the keyframe before it where that is exact, seek.py); encodes the segment file. Where the task
+runs on the driver's machine (always, on a local cluster) it writes that file straight into the
+work folder under a name of its own, so a retry never writes over a dead attempt's unfinished
+file, and the driver renames it; from any other machine
 the file's bytes come back through Ray. The driver alone records finished segments (WorkDir),
 so `--resume` after a crash of the driver reuses them as with one worker. A worker (or machine)
 that dies is Ray's to retry, up to RETRIES times. Joining and muxing stay in job.py, once.
@@ -34,7 +35,7 @@ import torch
 
 from ..atomic import atomic_path, commit
 from ..engine import Resolved, Settings, default_precision
-from .render import SegmentTask
+from .render import Effort, SegmentTask
 from .segments import Segment, WorkDir
 from .tools import PipelineError
 
@@ -68,10 +69,10 @@ def worker_settings(resolved: Resolved, given: Settings, options: ClusterOptions
 
 @dataclass(frozen=True)
 class _Rendered:
-    """A task's answer: its evaluations, and its segment file (a path on the driver's machine,
-    or the file's bytes from another)."""
+    """A task's answer: what it took, and its segment file (a path on the driver's machine, or
+    the file's bytes from another)."""
 
-    evaluated: int
+    effort: Effort
     path: str | None
     data: bytes | None
 
@@ -90,8 +91,8 @@ def _render(task: SegmentTask, segment: Segment, weights_bytes: bytes, work: str
         return _Rendered(task.render(segment, path, weights_bytes, threads, done), str(path), None)
     with tempfile.TemporaryDirectory(prefix="vsvsr-segment-") as tmp:
         path = Path(tmp, segment.name)
-        evaluated = task.render(segment, path, weights_bytes, threads, done)
-        return _Rendered(evaluated, None, path.read_bytes())
+        effort = task.render(segment, path, weights_bytes, threads, done)
+        return _Rendered(effort, None, path.read_bytes())
 
 
 class Workers:
@@ -140,9 +141,9 @@ class Workers:
             signal.signal(signal.SIGINT, self._sigint)
 
     def run(self, task: SegmentTask, weights_file: Path, todo: list[Segment], work: WorkDir,
-            advance: Callable[[int], None]) -> int:  # fmt: skip
+            advance: Callable[[int], None]) -> Effort:  # fmt: skip
         """Render `todo`, at most `workers` at once, recording each in `work` as it finishes;
-        `advance(frames)` as frames get done anywhere. The generator frame-evaluations taken."""
+        `advance(frames)` as frames get done anywhere. What the finished tasks took."""
         from ray.util.queue import Queue
 
         ray, workers = self._ray, self.options.workers
@@ -157,7 +158,8 @@ class Workers:
         home = None if (self.options.address or "").startswith("ray://") else _home_node(ray)
         queue, pending = list(todo), {}
         counts: dict[int, int] = {}  # frames done per unfinished segment: a retry counts from 0 again, the most stands
-        finished_frames = shown = evaluated = 0
+        finished_frames = shown = 0
+        effort = Effort()
         try:
             while queue or pending:
                 while queue and len(pending) < workers:
@@ -171,7 +173,7 @@ class Workers:
                     _keep(rendered, work.segment_file(segment))
                     work.finish(segment)
                     finished_frames += segment.frames
-                    evaluated += rendered.evaluated
+                    effort += rendered.effort
                 for index, frames in progress.get_nowait_batch(progress.qsize()):
                     counts[index] = max(counts.get(index, 0), frames)
                 now = finished_frames + sum(min(counts.get(s.index, 0), s.frames) for s in pending.values())
@@ -181,7 +183,7 @@ class Workers:
             for ref in pending:
                 ray.cancel(ref, force=True)
             progress.shutdown()
-        return evaluated
+        return effort
 
     def _result(self, ref: Any, segment: Segment) -> _Rendered:
         """The task's answer; PipelineError with its message when it failed."""

@@ -40,7 +40,7 @@ from .decode import DecodedFrames
 from .encode import EncodeOptions, SegmentEncoder, encoder_command, resolve
 from .mux import concat_list, mux, plan_streams
 from .probe import PixelFormat, Source, pixel_format, probe
-from .render import SegmentTask, encode_frames
+from .render import Effort, SegmentTask, encode_frames
 from .scan import Scan, VideoFormat, scan, video_format
 from .segments import Segment, WorkDir, plan_segments
 from .tools import DeferredInterrupt, Interrupted, PipelineError, ffprobe_json, tool
@@ -74,6 +74,7 @@ class UpscaleReport:
     evaluated: int  # generator frame-evaluations of this run
     seconds: float  # the whole job
     streaming_seconds: float  # decoding, upscaling and encoding the segments (the rest: checks, scan, mux)
+    decoder_read: int | None = None  # bytes this run's decoders read (render.Effort; None: unknown)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def upscale(options: UpscaleOptions, progress: bool = True,
             server = plan.engine.clip(found.frames)
             segments = plan_segments(found.frames, server.stride, options.segment_frames)
             streaming = time.monotonic()
-            upscaled, evaluated = _upscale_segments(plan, work, found, server, segments, workers, progress, on_frame)
+            upscaled, effort = _upscale_segments(plan, work, found, server, segments, workers, progress, on_frame)
             streaming = time.monotonic() - streaming
         list_file = work.path / "segments.txt"
         list_file.write_text(concat_list([(work.segment_file(s), s.frames) for s in segments], plan.video.rate))
@@ -132,7 +133,8 @@ def upscale(options: UpscaleOptions, progress: bool = True,
         _abandon(work)
         raise
     work.remove()
-    return UpscaleReport(options.output, found.frames, upscaled, evaluated, time.monotonic() - began, streaming)
+    return UpscaleReport(options.output, found.frames, upscaled, effort.evaluated, time.monotonic() - began, streaming,
+                         effort.read)  # fmt: skip
 
 
 def _plan(options: UpscaleOptions) -> _Plan:
@@ -172,9 +174,9 @@ def _plan(options: UpscaleOptions) -> _Plan:
 
 def _upscale_segments(plan: _Plan, work: WorkDir, found: Scan, server: ClipServer, segments: list[Segment],
                       workers: Workers | None, progress: bool,
-                      on_frame: Callable[[int, int], None] | None) -> tuple[int, int]:  # fmt: skip
+                      on_frame: Callable[[int, int], None] | None) -> tuple[int, Effort]:  # fmt: skip
     """Upscale and encode the segments not finished yet, here or on `workers`; (frames upscaled,
-    generator evaluations)."""
+    what it took)."""
     options, video, engine = plan.options, plan.video, plan.engine
     log.info("%s: %dx%d at %s fps, %d frames, %d scene cuts -> %dx%d %s %s", options.input, video.width, video.height,
              video.rate, found.frames, len(found.cuts), video.width * engine.settings.scale,
@@ -184,7 +186,7 @@ def _upscale_segments(plan: _Plan, work: WorkDir, found: Scan, server: ClipServe
         log.info("resuming: %d of %d segments finished earlier", len(segments) - len(todo), len(segments))
     upscaled = sum(s.frames for s in todo)
     evaluated = engine.frames_evaluated
-    elsewhere = 0  # evaluations on the workers
+    effort = Effort()  # on the workers, or this process's decoder
     with tqdm(total=found.frames, initial=found.frames - upscaled, unit="frame", desc="upscale", file=sys.stderr,
               disable=not progress, dynamic_ncols=True) as bar:  # fmt: skip
         done = found.frames - upscaled  # counted here: a disabled bar counts nothing
@@ -198,23 +200,26 @@ def _upscale_segments(plan: _Plan, work: WorkDir, found: Scan, server: ClipServe
 
         advance()
         if todo and workers is not None:
-            elsewhere = workers.run(_segment_task(plan, found), plan.weights_file, todo, work, advance)
+            effort = workers.run(_segment_task(plan, found), plan.weights_file, todo, work, advance)
         elif todo:
-            # The decoder starts at the first frame the first unfinished segment's windows read.
+            # The decoder starts at the first frame the first unfinished segment's windows read
+            # (from the keyframe before it, where the scan found one: a resumed late segment),
+            # then streams through the rest.
             first = server.needs(todo[0].first, found.cuts)[0]
             with DeferredInterrupt() as interrupt, DecodedFrames(plan.source, video, found.frames, plan.colour,
                                                                  options.vf_pre, options.start, options.end,
-                                                                 first) as frames:  # fmt: skip
+                                                                 first, found.keys) as frames:  # fmt: skip
                 for segment in todo:
                     _encode_segment(segment, work, plan.encoder, server, found.cuts, frames, interrupt, advance)
-    return upscaled, engine.frames_evaluated - evaluated + elsewhere
+            effort = Effort(0, frames.bytes_read)
+    return upscaled, effort + Effort(engine.frames_evaluated - evaluated)
 
 
 def _segment_task(plan: _Plan, found: Scan) -> SegmentTask:
     """What a worker needs to render any segment of this job."""
     options = plan.options
-    return SegmentTask(plan.source, plan.video, plan.colour, options.vf_pre, options.start, options.end, found.frames,
-                       found.cuts, plan.settings, plan.weights_file.name, plan.weights_digest, plan.encoder,
+    return SegmentTask(plan.source, plan.video, plan.colour, options.vf_pre, options.start, options.end, found,
+                       plan.settings, plan.weights_file.name, plan.weights_digest, plan.encoder,
                        {"vsvsr": __version__, "torch": torch.__version__})  # fmt: skip
 
 

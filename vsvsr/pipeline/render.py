@@ -5,7 +5,8 @@ it from a single decoder that streams through every unfinished segment in turn; 
 `--workers N` each Ray task (cluster.py) runs `SegmentTask.render` for one segment, with its own
 decoder, engine and encoder. A segment's decoder starts at the first source frame its windows
 read (`server.needs(first)`, through both x4 passes), so every frame is computed from exactly
-the window it gets in a one-worker run: the joins are seamless, bit for bit.
+the window it gets in a one-worker run: the joins are seamless, bit for bit. It gets there from
+the keyframe before it where the scan found keyframes (seek.py), else from the top of the input.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ..engine import ClipServer, Engine, Resolved, Settings
 from .decode import DecodedFrames
 from .encode import SegmentEncoder
 from .probe import Source
-from .scan import VideoFormat
+from .scan import Scan, VideoFormat
 from .segments import Segment
 from .tools import PipelineError
 
@@ -43,6 +44,19 @@ def encode_frames(path: Path, segment: Segment, encoder: Callable[[Path], list[s
 
 
 @dataclass(frozen=True)
+class Effort:
+    """What rendering took: generator frame-evaluations, and the bytes the decoders read
+    (DecodedFrames.bytes_read; None where a decoder could not say)."""
+
+    evaluated: int = 0
+    read: int | None = 0
+
+    def __add__(self, other: Effort) -> Effort:
+        read = None if self.read is None or other.read is None else self.read + other.read
+        return Effort(self.evaluated + other.evaluated, read)
+
+
+@dataclass(frozen=True)
 class SegmentTask:
     """Everything a worker on any machine needs to render any segment of one job (it is pickled
     to Ray's workers), except the weights' bytes, which travel once through Ray's object store."""
@@ -53,8 +67,7 @@ class SegmentTask:
     vf_pre: str | None
     start: str | None
     end: str | None
-    frames: int  # the clip's length
-    cuts: tuple[int, ...]
+    found: Scan  # the clip's length, cuts and keyframes
     settings: Resolved  # what the frames are made with; the job key records it
     weights_name: str  # the weights file's name (its suffix tells a community format)
     weights_digest: str  # sha256 of the weights file
@@ -62,18 +75,19 @@ class SegmentTask:
     versions: dict[str, str]  # the driver's vsvsr and torch: other kernels give other bits
 
     def render(self, segment: Segment, path: Path, weights_bytes: bytes, threads: int,
-               done: Callable[[int], None]) -> int:  # fmt: skip
-        """Encode `segment` to `path`; the generator frame-evaluations it took."""
+               done: Callable[[int], None]) -> Effort:  # fmt: skip
+        """Encode `segment` to `path`; what it took."""
         self._check_worker()
         torch.set_num_threads(threads)
         engine = _engine(self.weights_name, self.weights_digest, weights_bytes, self.settings)
-        server = engine.clip(self.frames)
+        found = self.found
+        server = engine.clip(found.frames)
         evaluated = engine.frames_evaluated
-        first = server.needs(segment.first, self.cuts)[0]
-        with DecodedFrames(self.source, self.video, self.frames, self.colour, self.vf_pre, self.start, self.end,
-                           first) as frames:  # fmt: skip
-            encode_frames(path, segment, self.encoder, server, self.cuts, frames, done)
-        return engine.frames_evaluated - evaluated
+        first = server.needs(segment.first, found.cuts)[0]
+        with DecodedFrames(self.source, self.video, found.frames, self.colour, self.vf_pre, self.start, self.end,
+                           first, found.keys) as frames:  # fmt: skip
+            encode_frames(path, segment, self.encoder, server, found.cuts, frames, done)
+        return Effort(engine.frames_evaluated - evaluated, frames.bytes_read)
 
     def _check_worker(self) -> None:
         """This machine can produce the driver's bits: same builds, and it reads the input."""
