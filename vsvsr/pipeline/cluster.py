@@ -8,10 +8,10 @@ the cores as torch threads; decodes the input from the first frame its windows r
 the keyframe before it where that is exact, seek.py); encodes the segment file. Where the task
 runs on the driver's machine (always, on a local cluster) it writes that file straight into the
 work folder under a name of its own, so a retry never writes over a dead attempt's unfinished
-file, and the driver renames it; from any other machine
-the file's bytes come back through Ray. The driver alone records finished segments (WorkDir),
-so `--resume` after a crash of the driver reuses them as with one worker. A worker (or machine)
-that dies is Ray's to retry, up to RETRIES times. Joining and muxing stay in job.py, once.
+file, and the driver renames it; from any other machine the file's bytes come back through
+Ray. The driver alone records finished segments (WorkDir), so `--resume` after a crash of the
+driver reuses them as with one worker. A worker (or machine) that dies is Ray's to retry, up to
+RETRIES times. Joining and muxing stay in job.py, once.
 
 Ray is an optional dependency (`pip install 'vsvsr[cluster]'`), imported only here and only
 for N > 1: `--workers 1` is job.py's in-process path.
