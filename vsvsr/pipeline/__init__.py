@@ -6,6 +6,7 @@ and the input's other streams are copied in. One module per step:
 
     probe.py     what the input holds: video format, colour, other streams (ffprobe)
     scan.py      the filtered video's size and exact rate; frame count and scene cuts (scdet)
+    seek.py      where a decoder may start: keyframes where a seek is exact
     decode.py    frames for the engine, read ahead from an ffmpeg subprocess
     encode.py    encode options and a segment encoder fed from a pipe
     segments.py  fixed segments and the state file that makes a job resumable

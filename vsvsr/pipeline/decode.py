@@ -7,7 +7,7 @@ values in float. Frames are read lazily and kept only while a window may still n
 
 A decoder that starts later than frame 0 seeks to the last keyframe the scan found before its
 first frame (seek.py), where seeking is exact; elsewhere it decodes from the top (from --start).
-Either way ffmpeg drops the frames before the first one by counting them.
+Either way ffmpeg then drops the frames up to the first one by counting them.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import torch
 from ..colour import Colour
 from .probe import Source
 from .scan import VideoFormat, video_stream
-from .seek import Keyframe, seek_point
+from .seek import Seek, seek_point
 from .tools import Child, PipelineError, command
 
 PIPE_FORMAT = "gbrpf32le"  # planar float32; ffmpeg orders the planes G, B, R
@@ -47,17 +47,17 @@ class DecodedFrames:
 
     Frames arrive in order from frame `first` on; a bounded queue lets ffmpeg decode ahead while
     the engine works. Frames stay until `release_before` says no window will ask for them again.
-    `keys` are the scan's keyframes (Scan.keys), from which it may start; after `close`,
-    `bytes_read` says how much its ffmpeg read (the input, and its libraries: Child.bytes_read).
+    `seeks` (Scan.seeks) say where it may start instead of the top; after `close`, `bytes_read`
+    says how much its ffmpeg read (the input, and its libraries: Child.bytes_read).
     """
 
     def __init__(self, source: Source, video: VideoFormat, count: int, colour: Colour, vf_pre: str | None,
-                 start: str | None, end: str | None, first: int = 0, keys: tuple[Keyframe, ...] = (),
+                 start: str | None, end: str | None, first: int = 0, seeks: tuple[Seek, ...] = (),
                  lookahead: int = 4) -> None:  # fmt: skip
         self.shape = (3, video.height, video.width)
         self.count = count
         self.bytes_read: int | None = None
-        seek = seek_point(keys, first, start)
+        seek = seek_point(seeks, first, start)
         if seek is None:
             stream, top = video_stream(source, start, end, vf_pre), 0
         else:  # (without --end, which a seek would move: the frames past it are never asked for)

@@ -208,7 +208,7 @@ def _upscale_segments(plan: _Plan, work: WorkDir, found: Scan, server: ClipServe
             first = server.needs(todo[0].first, found.cuts)[0]
             with DeferredInterrupt() as interrupt, DecodedFrames(plan.source, video, found.frames, plan.colour,
                                                                  options.vf_pre, options.start, options.end,
-                                                                 first, found.keys) as frames:  # fmt: skip
+                                                                 first, found.seeks) as frames:  # fmt: skip
                 for segment in todo:
                     _encode_segment(segment, work, plan.encoder, server, found.cuts, frames, interrupt, advance)
             effort = Effort(0, frames.bytes_read)

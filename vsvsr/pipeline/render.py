@@ -67,7 +67,7 @@ class SegmentTask:
     vf_pre: str | None
     start: str | None
     end: str | None
-    found: Scan  # the clip's length, cuts and keyframes
+    found: Scan  # the clip's length, cuts and seek points
     settings: Resolved  # what the frames are made with; the job key records it
     weights_name: str  # the weights file's name (its suffix tells a community format)
     weights_digest: str  # sha256 of the weights file
@@ -85,7 +85,7 @@ class SegmentTask:
         evaluated = engine.frames_evaluated
         first = server.needs(segment.first, found.cuts)[0]
         with DecodedFrames(self.source, self.video, found.frames, self.colour, self.vf_pre, self.start, self.end,
-                           first, found.keys) as frames:  # fmt: skip
+                           first, found.seeks) as frames:  # fmt: skip
             encode_frames(path, segment, self.encoder, server, found.cuts, frames, done)
         return Effort(engine.frames_evaluated - evaluated, frames.bytes_read)
 

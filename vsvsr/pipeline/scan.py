@@ -6,7 +6,7 @@ Two cheap passes over the input, after `--vf-pre` (which may change size, rate a
    sample aspect ratio and time base (1/frame rate: the exact fraction, e.g. 1001/24000);
 2. every frame, scaled down, through ffmpeg's `scdet` filter, printing each frame's timestamp
    (in microseconds) and scene score; where a decoder may seek (seek.py), the same pass also
-   prints the timestamps of the keyframes, from which the segments' decoders start.
+   prints the timestamps of the keyframes, after which the segments' decoders may start.
 
 A raw pipe carries no timestamps, so a stream whose frames are not evenly spaced is refused with
 the command that makes it constant-rate. Spacing is measured from the first frame, which may
@@ -28,7 +28,7 @@ from typing import Any
 import ffmpeg
 
 from .probe import Source
-from .seek import Keyframe, seekable
+from .seek import Seek, seekable
 from .tools import PipelineError, command, first_error, run, run_with_errors, span, with_filters
 
 SCAN_HEIGHT = 180  # scene scores need only a thumbnail
@@ -50,14 +50,14 @@ class Scan:
     frames: int
     cuts: tuple[int, ...]  # first frames of new scenes
     damage: str | None = None  # the first error ffmpeg met while reading (a truncated file): None if none
-    keys: tuple[Keyframe, ...] = ()  # where a decoder may start (seek.py), after frame 0; () where it may not
+    seeks: tuple[Seek, ...] = ()  # where a decoder may start (seek.py); () where it may not
 
     def to_json(self) -> dict:
-        return {"frames": self.frames, "cuts": list(self.cuts), "damage": self.damage, "keys": [list(k) for k in self.keys]}
+        return {"frames": self.frames, "cuts": list(self.cuts), "damage": self.damage, "seeks": [list(s) for s in self.seeks]}
 
     @classmethod
     def from_json(cls, raw: dict) -> Scan:
-        return cls(raw["frames"], tuple(raw["cuts"]), raw.get("damage"), tuple(tuple(k) for k in raw.get("keys", ())))
+        return cls(raw["frames"], tuple(raw["cuts"]), raw.get("damage"), tuple(tuple(s) for s in raw.get("seeks", ())))
 
 
 def video_stream(source: Source, start: str | None, end: str | None, vf_pre: str | None) -> Any:
@@ -96,10 +96,11 @@ def scan(source: Source, video: VideoFormat, vf_pre: str | None, start: str | No
             "-c:a copy constant.mkv"
         )
     cuts = tuple(n for n, (_, score) in enumerate(frames) if n > 0 and threshold > 0 and score >= threshold)
-    # Each keyframe with the time halfway from the frame before (a damaged file's are not trusted).
-    keys = tuple((n, (frames[n - 1][0] + pts) // 2) for n, (pts, _) in enumerate(frames)
-                 if n > 0 and pts in key_times and damage is None)  # fmt: skip
-    return Scan(len(frames), cuts, damage, keys)
+    # The frame after each keyframe but the first, and the time halfway between the two (a
+    # damaged file's are not trusted).
+    seeks = tuple((n + 1, (pts + after) // 2) for n, ((pts, _), (after, _)) in enumerate(itertools.pairwise(frames))
+                  if n > 0 and pts in key_times and damage is None)  # fmt: skip
+    return Scan(len(frames), cuts, damage, seeks)
 
 
 def _frame_scores(stream: Any, keyframes: bool) -> tuple[list[tuple[int, float]], set[int], str | None]:

@@ -3,8 +3,8 @@
 A decoder that starts at the top and drops the frames before the first one it needs is exact
 for any input, but a segment at frame p first decodes p frames: O(N^2) over a film cut into
 segments. Seeking instead (`-ss` before the input) is exact where three things hold, and only
-there does the scan record keyframes (`Scan.keys`), so that everywhere else the decoder keeps
-starting at the top:
+there does the scan record where to seek (`Scan.seeks`), so that everywhere else the decoder
+keeps starting at the top:
 
 - no `--vf-pre`: its temporal filters (bwdif, a denoiser) carry state from the frames before,
   and its frame count need not be the input's;
@@ -18,10 +18,13 @@ starting at the top:
 
 A keyframe here is a frame the decoder marks as a keyframe and codes as an I-frame: a point
 from which every later frame decodes exactly (an IDR, an open GOP's I-frame, whose leading
-B-frames come before it; not an intra-refresh frame, which is a P-frame). The decoder seeks to
-halfway between that keyframe's timestamp and the one before, so ffmpeg (which lands on a
-keyframe at or before the time and drops the frames before the time) starts exactly there
-whichever way the container rounded the timestamps, then counts frames from it.
+B-frames come before it; not an intra-refresh frame, which is a P-frame). For each one the
+decoder may seek to halfway between it and the frame after it: ffmpeg lands on a keyframe at or
+before that time (that one, or an earlier one: no frame lies between the two), decodes from
+there and drops the frames before the time, so the first frame out is the one after the
+keyframe, whichever way the container rounded the timestamps; from it the decoder counts
+frames. (ffmpeg 5.1 seeks Matroska streams with B-frames 3/23 s earlier than asked, so there it
+lands one keyframe earlier: more decoding, the same frames.)
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from .probe import Source
 # ffprobe's format_name of the demuxers tried (see above)
 KEEPS_TIMESTAMPS = frozenset({"matroska,webm", "mov,mp4,m4a,3gp,3g2,mj2", "nut"})
 
-Keyframe = tuple[int, int]  # (frame index, microseconds from --start to halfway from the frame before)
+Seek = tuple[int, int]  # (the frame after a keyframe, microseconds from --start to halfway between the two)
 
 
 def seekable(source: Source, vf_pre: str | None) -> bool:
@@ -42,14 +45,14 @@ def seekable(source: Source, vf_pre: str | None) -> bool:
     return vf_pre is None and source.container in KEEPS_TIMESTAMPS
 
 
-def seek_point(keys: tuple[Keyframe, ...], first: int, start: str | None) -> tuple[str, int] | None:
-    """(ffmpeg's -ss, the frame it lands on) for a decoder whose first frame is `first`: the last
-    keyframe at or before it; None where there is none (decode from `start`)."""
-    at = bisect.bisect_right(keys, first, key=lambda key: key[0]) - 1
+def seek_point(seeks: tuple[Seek, ...], first: int, start: str | None) -> tuple[str, int] | None:
+    """(ffmpeg's -ss, the first frame out) for a decoder whose first frame is `first`: the last of
+    the scan's `seeks` at or before it; None where there is none (decode from `start`)."""
+    at = bisect.bisect_right(seeks, first, key=lambda seek: seek[0]) - 1
     offset = microseconds(start) if start else 0
     if at < 0 or offset is None:
         return None
-    frame, time = keys[at]
+    frame, time = seeks[at]
     return f"{offset + time}us", frame
 
 
