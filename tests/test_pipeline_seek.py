@@ -1,14 +1,17 @@
 """A decoder that starts late seeks to the keyframe before its first frame (vsvsr/pipeline/seek.py)
 and gets exactly the frames a decode from the top gets, where seeking is exact; elsewhere the
-scan records no keyframes and decoders start at the top."""
+scan records no keyframes and decoders start at the top. The one-worker path seeks too, when
+--resume continues late in the input."""
 
 import functools
 import subprocess
 
 import pytest
 import torch
-from pipeline_media import long_gop
+from pipeline_media import frame_hashes, long_gop, tiny_weights
 
+from vsvsr.engine import ClipServer, Settings
+from vsvsr.pipeline import EncodeOptions, PipelineError, UpscaleOptions, upscale
 from vsvsr.pipeline.decode import DecodedFrames
 from vsvsr.pipeline.probe import probe
 from vsvsr.pipeline.scan import scan, video_format
@@ -69,3 +72,30 @@ def test_seek_points_and_ffmpeg_durations():
     assert [microseconds(t) for t in ("90", "1:30", "01:02:03.5", "2.25s", "1.5ms", "250us", "0.1234567")] == [
         90_000_000, 90_000_000, 3_723_500_000, 2_250_000, 1500, 250, 123_456]  # fmt: skip
     assert [microseconds(t) for t in ("-1", "1:75", "5e3", "1:2:3:4", "")] == [None] * 5
+
+
+def test_one_worker_resuming_late_seeks_and_gives_the_same_frames(tmp_path, monkeypatch):
+    source = long_gop(tmp_path / "in.mkv", 72, 12, pcm=True)  # PCM: bytes read track time
+    model = tiny_weights(tmp_path / "tiny.safetensors")
+
+    def run(output, resume=False):
+        return upscale(UpscaleOptions(source, output, model=model, engine=Settings(scale=2, precision="fp32"),
+                                      encode=EncodeOptions("ffv1"), segment_frames=12, resume=resume), progress=False)  # fmt: skip
+
+    run(tmp_path / "whole.mkv")
+    real_frame = ClipServer.frame
+
+    def failing(self, n, *args, **kwargs):
+        if n == 60:  # in the last segment
+            raise PipelineError("simulated failure")
+        return real_frame(self, n, *args, **kwargs)
+
+    monkeypatch.setattr(ClipServer, "frame", failing)
+    with pytest.raises(PipelineError, match="simulated"):
+        run(tmp_path / "out.mkv")
+    monkeypatch.setattr(ClipServer, "frame", real_frame)
+    report = run(tmp_path / "out.mkv", resume=True)
+    assert report.upscaled == 12 and frame_hashes(tmp_path / "out.mkv") == frame_hashes(tmp_path / "whole.mkv")
+    # From the top its decoder would read the file up to frame 72; seeking, from about frame 36
+    # (a keyframe before 58, one earlier in Matroska with B-frames).
+    assert report.decoder_read < 0.75 * source.stat().st_size, (report.decoder_read, source.stat().st_size)
