@@ -54,8 +54,9 @@ def main() -> None:
         source = probe(make_input(Path(tmp, f"in.{args.container}"), args.size, args.frames))
         video = video_format(source, None, None, None)
         found = scan(source, video, None, None, None, threshold=10)
-        print(f"input: {args.size} H.264 in {args.container.upper()}, {found.frames} frames, {len(found.seeks) + 1} keyframes, "
-              f"{source.path.stat().st_size / 1e6:.1f} MB (made and scanned in {time.monotonic() - began:.0f} s)")  # fmt: skip
+        print(f"input: {args.size} H.264 in {args.container.upper()}, {found.frames} frames, "
+              f"{len(found.seeks) + 1} keyframes, {source.path.stat().st_size / 1e6:.1f} MB "
+              f"(made and scanned in {time.monotonic() - began:.0f} s)")  # fmt: skip
         colour = source.colour.resolved(source.width, source.height)
         first = found.frames - args.segment - 2  # (2 context frames: lite's 5-frame windows at x2)
         print(f"\nsegment: frames {first + 2}-{found.frames - 1}, decoded from frame {first}\n")

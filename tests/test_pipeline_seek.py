@@ -79,8 +79,9 @@ def test_one_worker_resuming_late_seeks_and_gives_the_same_frames(tmp_path, monk
     model = tiny_weights(tmp_path / "tiny.safetensors")
 
     def run(output, resume=False):
-        return upscale(UpscaleOptions(source, output, model=model, engine=Settings(scale=2, precision="fp32"),
-                                      encode=EncodeOptions("ffv1"), segment_frames=12, resume=resume), progress=False)  # fmt: skip
+        options = UpscaleOptions(source, output, model=model, engine=Settings(scale=2, precision="fp32"),
+                                 encode=EncodeOptions("ffv1"), segment_frames=12, resume=resume)  # fmt: skip
+        return upscale(options, progress=False)
 
     run(tmp_path / "whole.mkv")
     real_frame = ClipServer.frame

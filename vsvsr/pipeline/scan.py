@@ -53,7 +53,8 @@ class Scan:
     seeks: tuple[Seek, ...] = ()  # where a decoder may start (seek.py); () where it may not
 
     def to_json(self) -> dict:
-        return {"frames": self.frames, "cuts": list(self.cuts), "damage": self.damage, "seeks": [list(s) for s in self.seeks]}
+        return {"frames": self.frames, "cuts": list(self.cuts), "damage": self.damage,
+                "seeks": [list(s) for s in self.seeks]}  # fmt: skip
 
     @classmethod
     def from_json(cls, raw: dict) -> Scan:
@@ -115,10 +116,15 @@ def _frame_scores(stream: Any, keyframes: bool) -> tuple[list[tuple[int, float]]
             split = stream.split()
             stream = split[0]
             outputs.append(_keyframes(split[1], keys_file).output("-", f="null", fps_mode="passthrough"))
-        scores = stream.filter("scale", w=-2, h=f"min(ih,{SCAN_HEIGHT})").filter("scdet").filter("metadata", mode="print", file="pipe:1")
+        scores = (
+            stream.filter("scale", w=-2, h=f"min(ih,{SCAN_HEIGHT})")
+            .filter("scdet")
+            .filter("metadata", mode="print", file="pipe:1")
+        )
         spec = ffmpeg.merge_outputs(scores.output("-", f="null", fps_mode="passthrough"), *outputs)
         text, errors = run_with_errors(command(spec), "scanning for scene cuts")
-        key_times = {int(pts) for pts in re.findall(r"^frame:\d+\s+pts:(-?\d+)", keys_file.read_text(), re.MULTILINE)} if keyframes else set()
+        keys = keys_file.read_text() if keyframes else ""
+    key_times = {int(pts) for pts in re.findall(r"^frame:\d+\s+pts:(-?\d+)", keys, re.MULTILINE)}
     frames: list[tuple[int, float]] = []
     for line in text.splitlines():
         if line.startswith("frame:"):

@@ -61,7 +61,8 @@ _DURATION = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{1,2})|(\d+)")
 
 def microseconds(text: str) -> int | None:
     """A position in ffmpeg's duration syntax ([HH:]MM:SS[.m...] or S+[.m...][s|ms|us]) in
-    microseconds, as ffmpeg 5.1's av_parse_time reads it; None for anything else (negative)."""
+    microseconds, as ffmpeg 5.1's av_parse_time reads it; None for anything else (a negative
+    position, 1e3)."""
     text = text.strip()
     match = _DURATION.match(text)
     if not match:
