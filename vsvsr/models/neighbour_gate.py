@@ -38,11 +38,10 @@ class NeighbourGate(nn.Module):
     def forward(self, clip: torch.Tensor) -> Gates:
         """(B, 3, T, h, w) LR frames -> the gates of their previous and next neighbours. At the
         window's edges the neighbour is the held frame itself (the generator's hold_edges)."""
-        held = hold_edges(clip)
-        frame = held[:, :, 1:-1]
+        held, frames = hold_edges(clip), clip.shape[2]
         gates = []
-        for neighbour in (held[:, :, :-2], held[:, :, 2:]):
-            pair = torch.cat([frame, neighbour, neighbour - frame], dim=1)
+        for neighbour in (held[:, :, :frames], held[:, :, 2:]):
+            pair = torch.cat([clip, neighbour, neighbour - clip], dim=1)
             gates.append(2 * torch.sigmoid(self.conv2(self.act(self.conv1(pair)))))
         return gates[0], gates[1]
 
