@@ -138,6 +138,13 @@ def test_compressed_inputs_come_through_a_real_codec(tiny_data, lite_weights, tm
     assert f"| {tiny_data.name}, h264 |" in capsys.readouterr().out
 
 
+def test_a_shipped_model_is_named_as_asked_for(tiny_data, tmp_path):
+    """lite_gan is a lite generator; its rows say lite_gan, not the arch."""
+    assert main(["evaluate", "--model", "lite_gan", "--scale", "2", "--data", str(tiny_data), "--baselines", "",
+                 "--report", str(tmp_path)]) == 0  # fmt: skip
+    assert [m["name"] for m in json.loads((tmp_path / "results.json").read_text())["methods"]] == ["lite_gan"]
+
+
 def test_window_override_runs_the_same_weights_frame_by_frame(tiny_data, lite_weights, tmp_path):
     scores = {}
     for window in ("5", "1"):

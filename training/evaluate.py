@@ -89,7 +89,10 @@ def run(args: argparse.Namespace) -> int:
     model = weights.load(source)
     clips = evalset.clips(settings.data)
 
-    methods = [baseline_method(b, settings.scale) for b in baselines] + [model_method(model, settings)]
+    # Named as asked for: a shipped model by its name (lite_gan is a lite), a file by its arch.
+    label = model.descriptor.arch if args.weights is not None else args.model
+    label += f", window {args.window}" if args.window is not None else ""
+    methods = [baseline_method(b, settings.scale) for b in baselines] + [model_method(model, settings, label)]
     results, assets = score_methods(methods, clips, settings, args.report)
     results["model"] = model_summary(model, str(source))
     results["notes"] = notes(model, settings)
