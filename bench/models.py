@@ -1,7 +1,7 @@
 """Generator cost on this machine's CPU.
 
     .venv/bin/python bench/models.py            # all variants
-    .venv/bin/python bench/models.py --quick    # lite (with and without the neighbour gate), fewer repeats
+    .venv/bin/python bench/models.py --quick    # lite only, fewer repeats
 
 Table 1, per variant: parameters, GFLOPs per LR megapixel per frame, forward seconds per LR
 megapixel (T=5) in fp32 and bf16 (NCHW and channels-last), and achieved GFLOP/s as a share of a
@@ -51,34 +51,30 @@ def forward_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
     return counter.get_total_flops()
 
 
-# (label, variant, arch-param overrides): the variants, and lite with the neighbour gate (#15).
-VARIANTS = [(name, name, {}) for name in models.names()] + [("lite + gate 8", "lite", {"neighbour_gate": 8})]
-
-
-def variant_rows(variants: list[tuple[str, str, dict]], repeats: int) -> list[str]:
+def variant_rows(names: list[str], repeats: int) -> list[str]:
     peak = {p: matmul_gflops(dtype, repeats) for p, dtype in PRECISIONS.items()}
     rows = [f"plain matmul 2048^2: fp32 {peak['fp32']:.0f} GFLOP/s, bf16 {peak['bf16']:.0f} GFLOP/s", ""]
     rows.append("| model | params | GFLOP / LR MP / frame | precision | layout | s / LR MP (T=5) | GFLOP/s | of matmul |")
     rows.append("|---|---:|---:|---|---|---:|---:|---:|")
-    for label, name, overrides in variants:
+    for name in names:
         torch.manual_seed(0)
         # The paper's models cost ~100x lite per pixel: a single 64x64 window keeps them minutes.
         batch, tile = (4, 64) if name == "lite" else (1, 64)
         x = torch.rand(batch, T, 3, tile, tile)
         lr_mp = batch * T * tile * tile / 1e6
-        base = models.build(name, **overrides).eval()
+        base = models.build(name).eval()
         flops = forward_flops(base, x)
         n_params = sum(p.numel() for p in base.parameters())
         for precision, dtype in PRECISIONS.items():
             for layout in ("NCHW", "channels-last"):
-                model = models.build(name, **overrides).eval().to(dtype)
+                model = models.build(name).eval().to(dtype)
                 if layout == "channels-last":
                     model.to_channels_last()
                 with torch.inference_mode():
                     s = seconds(lambda: model(x), repeats)
                 rate = flops / s / 1e9
                 rows.append(
-                    f"| {label} | {n_params / 1e6:.2f}M | {flops / lr_mp / 1e9:.0f} | {precision} | {layout} "
+                    f"| {name} | {n_params / 1e6:.2f}M | {flops / lr_mp / 1e9:.0f} | {precision} | {layout} "
                     f"| {s / lr_mp:.2f} | {rate:.0f} | {rate / peak[precision]:.0%} |"
                 )
     return rows
@@ -139,12 +135,12 @@ def nonlocal_rows(repeats: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="lite only (with and without the gate), 2 repeats")
+    parser.add_argument("--quick", action="store_true", help="lite only, 2 repeats")
     args = parser.parse_args()
     repeats = 2 if args.quick else 3
-    variants = [v for v in VARIANTS if v[1] == "lite"] if args.quick else VARIANTS
+    names = ["lite"] if args.quick else models.names()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print("\n".join(variant_rows(variants, repeats)))
+    print("\n".join(variant_rows(names, repeats)))
     print()
     print("\n".join(nonlocal_rows(repeats)))
 

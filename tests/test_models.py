@@ -198,36 +198,3 @@ def test_discriminator_gives_a_realness_map_per_pixel():
     frames = torch.rand(2, 3, 3, 21, 34)
     assert disc(frames).shape == (2, 3, 1, 21, 34)
     assert disc(frames[0]).shape == (3, 1, 21, 34)
-
-
-def test_neighbour_gate_starts_as_the_ungated_network():
-    """Ungated weights in a gated generator compute what they did: every gate is 1 at first."""
-    torch.manual_seed(0)
-    plain = perturb_nonlocal(models.build("lite")).eval()
-    gated = models.build("lite", neighbour_gate=4).eval()
-    assert gated.load_state_dict(plain.state_dict(), strict=False).missing_keys == [
-        "gate.conv1.weight", "gate.conv1.bias", "gate.conv2.weight", "gate.conv2.bias"]  # fmt: skip
-    x = torch.rand(1, 5, 3, 13, 10)
-    with torch.no_grad():
-        torch.testing.assert_close(gated(x, produce=slice(1, 4)), plain(x, produce=slice(1, 4)), rtol=0, atol=1e-5)
-
-
-@pytest.mark.parametrize("temporal_kernel", [1, 3])
-def test_a_closed_gate_keeps_the_neighbours_out_of_every_3d_convolution(temporal_kernel):
-    """With the gates at 0 and the non-local block the identity (fresh), frame 2 no longer
-    depends on frames 1 and 3: the gate reaches the front, the expand and the 3D residual block.
-    Open, the same weights read them."""
-    torch.manual_seed(0)
-    model = models.build("lite", neighbour_gate=4, temporal_kernel=temporal_kernel).eval()
-    x = torch.rand(1, 5, 3, 12, 12)
-    y = x.clone()
-    y[:, 1], y[:, 3] = torch.rand(3, 12, 12), torch.rand(3, 12, 12)
-    with torch.no_grad():
-        assert not torch.equal(model(x)[:, 2], model(y)[:, 2])
-        model.gate.conv2.bias.fill_(-100.0)  # 2 sigmoid(-100) = 0
-        torch.testing.assert_close(model(x)[:, 2], model(y)[:, 2], rtol=0, atol=1e-6)
-
-
-def test_the_gate_weighs_only_three_frame_convolutions():
-    with pytest.raises(ValueError, match="neighbour_gate"):
-        models.build("lite", neighbour_gate=4, temporal_kernel=5)

@@ -17,12 +17,12 @@ from safetensors.torch import load_file
 
 from training import checkpoint
 from training.__main__ import main
-from training.config import ConfigError, LossConfig, PhaseConfig, load_config
+from training.config import LossConfig, PhaseConfig
 from training.data import sources
 from training.data.motion import CameraMotion, photo_sequence
 from training.scoring import downsample, upscale_baseline
 from training.runlog import read_csv
-from training.trainer import build_generator, ema_update, lr_factor
+from training.trainer import ema_update, lr_factor
 from training.validation import upscale_clip
 from vsvsr import metrics, weights
 
@@ -180,21 +180,6 @@ def test_init_from_a_weights_file(smoke, tmp_path, capsys):
     # Starting afresh over an earlier run's checkpoints is refused.
     assert main(["train", "--config", SMOKE, "--set", f"output_dir={tmp_path}"]) == 2
     assert "--resume auto" in capsys.readouterr().err
-
-
-def test_init_grows_a_neighbour_gate_onto_ungated_weights(smoke, tmp_path, capsys):
-    """Weights without the gate start a gated generator exactly where they left off; any other
-    difference of arch params is still refused."""
-    start = smoke / "weights" / "final.safetensors"
-    config = load_config(SMOKE, [f"init.generator={start}", "generator.params.neighbour_gate=4"])
-    grown, seen = build_generator(config)
-    assert grown.gate is not None and seen["steps"] == 10
-    x = torch.rand(1, 3, 3, 12, 12)
-    with torch.no_grad():
-        torch.testing.assert_close(grown.eval()(x), weights.load(start)(x), rtol=0, atol=1e-5)
-    with pytest.raises(ConfigError, match="differing in \\['neighbour_gate', 'num_blocks'\\]"):
-        build_generator(load_config(SMOKE, [f"init.generator={start}", "generator.params.neighbour_gate=4",
-                                             "generator.params.num_blocks=2"]))
 
 
 def test_a_fine_tune_records_everything_its_generator_saw_even_if_the_init_file_changes(smoke, tmp_path):

@@ -61,19 +61,12 @@ def build_generator(config: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
     model = weights.load(config.init.generator)
     d = model.descriptor
     expected = models.arch_params(config.generator.arch, **config.generator.params)
-    # A file written before a parameter existed holds its default.
-    differ = sorted(k for k, v in models.arch_params(d.arch, **d.arch_params).items() if v != expected[k])
-    if d.arch != config.generator.arch or not set(differ) <= models.ADDITIVE_PARAMS:
+    if d.arch != config.generator.arch or d.arch_params != expected:
+        differ = sorted(k for k in expected if d.arch_params.get(k) != expected[k])
         raise ConfigError(
             f"init.generator: {config.init.generator} holds a {d.arch!r} generator (differing in {differ or 'arch'}), "
             f"the config builds {config.generator.arch!r}; set generator.arch and generator.params to match the file"
         )
-    if differ:  # the file's weights in a generator that adds identity-initialised modules
-        grown = models.build(config.generator.arch, **config.generator.params)
-        unexpected = grown.load_state_dict(model.state_dict(), strict=False).unexpected_keys
-        if unexpected:
-            raise ConfigError(f"init.generator: {config.init.generator} holds tensors the config's generator lacks: {unexpected[:3]}")
-        model = grown
     return model.train(), {"steps": d.steps, "train_data": list(d.train_data)}
 
 

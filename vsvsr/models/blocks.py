@@ -13,8 +13,6 @@ from torch import nn
 
 NEGATIVE_SLOPE = 0.2
 
-Gates = tuple[torch.Tensor, torch.Tensor]  # neighbour gates (g_prev, g_next), each (B, 1, T, h, w)
-
 
 def lrelu() -> nn.LeakyReLU:
     return nn.LeakyReLU(NEGATIVE_SLOPE, inplace=True)
@@ -33,21 +31,6 @@ def hold_edges(clip: torch.Tensor, frames: int = 1) -> torch.Tensor:
     """(B, C, T, H, W) with its first and last frame repeated `frames` times: the window's edge
     frames see themselves held, not black frames. With `frames` 0 the clip itself, not a copy."""
     return F.pad(clip, (0, 0, 0, 0, frames, frames), mode="replicate") if frames else clip
-
-
-def temporal_conv(conv: nn.Conv3d, held: torch.Tensor, gates: Gates | None) -> torch.Tensor:
-    """`conv` (time kernel 3, no time padding) over `held`, a clip with one frame more on each
-    side than it outputs; with `gates`, each output frame's neighbour taps weighted by them (the
-    equation in neighbour_gate.py), the same sums as the 3D convolution when the gates are 1."""
-    if gates is None:
-        return conv(held)
-    frames = held.shape[2] - 2
-    previous, own, following = (
-        F.conv3d(held[:, :, k : k + frames], conv.weight[:, :, k : k + 1], None, padding=conv.padding)
-        for k in range(3)
-    )
-    bias = conv.bias[None, :, None, None, None]
-    return own + bias + gates[0] * previous + gates[1] * following
 
 
 def scale_init_(conv: nn.Conv2d | nn.Conv3d, factor: float) -> None:
@@ -92,18 +75,14 @@ class TemporalResidualBlock(nn.Module):
         scale_init_(self.conv1, 0.1)
         scale_init_(self.conv2, 0.1)
 
-    def forward(self, x: torch.Tensor, produce: range | None = None, gates: Gates | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, produce: range | None = None) -> torch.Tensor:
         """(B, C, T, H, W) -> the same, or only the frames in `produce` (a contiguous range of
-        positions): the first convolution reads one frame more on each side, held at the edges,
-        weighted by the neighbour gates when given (neighbour_gate.py)."""
+        positions): the first convolution reads one frame more on each side, held at the edges."""
         if produce is None:
             produce = range(x.shape[2])
         # Held frame j is window position j - 1: positions produce-1 .. produce+1 start at produce.start.
         around = hold_edges(x)[:, :, produce.start : produce.stop + 2]
-        if gates is not None:
-            gates = (gates[0][:, :, produce.start : produce.stop], gates[1][:, :, produce.start : produce.stop])
-        mixed = temporal_conv(self.conv1, around, gates)
-        return x[:, :, produce.start : produce.stop] + self.res_scale * self.conv2(self.act(mixed))
+        return x[:, :, produce.start : produce.stop] + self.res_scale * self.conv2(self.act(self.conv1(around)))
 
 
 class DenseResidualBlock(nn.Module):

@@ -24,10 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import (
-    Gates, TemporalResidualBlock, conv3x3, conv3x3x3, hold_edges, lrelu, make_trunk, scale_init_, temporal_conv,
-)
-from .neighbour_gate import NeighbourGate, pooled
+from .blocks import TemporalResidualBlock, conv3x3, conv3x3x3, hold_edges, lrelu, make_trunk, scale_init_
 from .nonlocal_block import NonLocalBlock3d
 
 
@@ -56,21 +53,16 @@ class SpatioTemporalGenerator(nn.Module):
         hr_conv: bool = True,
         temporal_blocks: int = 0,
         front_feat: int = 0,
-        neighbour_gate: int = 0,
     ) -> None:
         super().__init__()
         if temporal_kernel % 2 != 1:
             raise ValueError(f"temporal_kernel must be odd, not {temporal_kernel}")
         if min(temporal_blocks, front_feat) < 0:
             raise ValueError(f"temporal_blocks and front_feat must not be negative, not {temporal_blocks}, {front_feat}")
-        if neighbour_gate and temporal_kernel > 3:
-            raise ValueError(f"neighbour_gate weighs the two neighbours of 3-frame convolutions, not {temporal_kernel}-frame ones")
         self.unshuffle = unshuffle
         self.temporal_pad = temporal_kernel // 2
         in_ch = (front_feat or 3) * unshuffle * unshuffle
 
-        # (ours) how much each position takes from each neighbour, in every 3-frame convolution
-        self.gate = NeighbourGate(neighbour_gate) if neighbour_gate else None
         # 0. (ours) two 3D convolutions on the LR frames before any fold (see _front)
         self.front = nn.ModuleList(
             [conv3x3x3(3, front_feat), conv3x3x3(front_feat, front_feat)] if front_feat else []
@@ -138,13 +130,12 @@ class SpatioTemporalGenerator(nn.Module):
         h, w = clip.shape[-2:]
         m = self.unshuffle
         clip = F.pad(clip, (0, (-w) % m, 0, (-h) % m, 0, 0), mode="replicate")
-        gates = self.gate(clip) if self.gate is not None else None
-        clip = fold(self._front(clip, gates), m)
-        feat = self._temporal_features(clip, produced, pooled(gates, m) if gates else None)
+        clip = fold(self._front(clip), m)
+        feat = self._temporal_features(clip, produced)
         feat = feat + self.reconstruct(self.trunk(feat))
         return self.upsample(feat)[..., : 2 * h, : 2 * w]
 
-    def _front(self, clip: torch.Tensor, gates: Gates | None) -> torch.Tensor:
+    def _front(self, clip: torch.Tensor) -> torch.Tensor:
         """Part 0 (ours) on a (B, 3, T, h, w) clip: frames compared at full LR resolution.
 
         On lite's folded grid one position is a 2x2 block of pixels, and a sub-pixel move between
@@ -154,23 +145,21 @@ class SpatioTemporalGenerator(nn.Module):
         lite with this front drew +0.33 dB from its real window over a static one, and without it
         +0.005 (weights/MODEL_CARD.md). With `front_feat` 0 the frames go straight to part 1."""
         for conv in self.front:
-            clip = self.act(temporal_conv(conv, hold_edges(clip), gates))
+            clip = self.act(conv(hold_edges(clip)))
         return clip
 
-    def _temporal_features(self, clip: torch.Tensor, produced: range, gates: Gates | None) -> torch.Tensor:
+    def _temporal_features(self, clip: torch.Tensor, produced: range) -> torch.Tensor:
         """Part 1 on a (B, C_in, T, h, w) clip: 3D conv over time, the non-local block, the 3D
         blocks; (B*K, C, h, w) for the produced frames.
 
         Everything after part 1 works frame by frame, so only the produced frames go on: a window
         whose edge frames are context only (windows.py, "context" and "centre") skips the trunk
         for them, and the last 3D block computes just the produced frames from their neighbours."""
-        held = hold_edges(clip, self.temporal_pad)
-        expanded = temporal_conv(self.expand, held, gates) if self.temporal_pad == 1 else self.expand(held)
-        feat = self.nonlocal_block(self.act(expanded))
+        feat = self.nonlocal_block(self.act(self.expand(hold_edges(clip, self.temporal_pad))))
         blocks = list(self.temporal_trunk)
         for block in blocks[:-1]:
-            feat = block(feat, gates=gates)  # (B, C, T, h, w)
-        feat = blocks[-1](feat, produced, gates) if blocks else feat[:, :, produced.start : produced.stop]
+            feat = block(feat)  # (B, C, T, h, w)
+        feat = blocks[-1](feat, produced) if blocks else feat[:, :, produced.start : produced.stop]
         return feat.transpose(1, 2).flatten(0, 1)
 
 

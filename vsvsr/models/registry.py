@@ -66,11 +66,6 @@ _GENERATOR_DEFAULTS = {
 }
 
 
-# Arch params that only add modules starting as the identity (neighbour_gate.py), so weights
-# trained without them start a generator with them exactly where they left off.
-ADDITIVE_PARAMS = frozenset({"neighbour_gate"})
-
-
 def names() -> list[str]:
     """The generator variants `build` knows."""
     return list(ARCHS)
