@@ -90,12 +90,10 @@ class ClipServer:
                  cache_windows: int = 2) -> None:  # fmt: skip
         self.length, self.window, self.mode = length, window, mode
         self._passes = [WindowCache(upscale_window, cache_windows) for _ in range(passes)]
-        self.stride = self._grid(()).stride  # segments and chunks that start on a multiple share no window
-
-    @property
-    def reach(self) -> int:
-        """How far from frame n a request can look, through every pass (so how far cuts matter)."""
-        return self._grid(()).reach * len(self._passes)
+        grid = self._grid(())
+        self.stride = grid.stride  # segments and chunks that start on a multiple share no window
+        # How far from frame n a request can look, through every pass (so how far cuts matter).
+        self.reach = grid.reach * passes
 
     @property
     def cached_windows(self) -> int:
