@@ -84,7 +84,8 @@ def test_writes_results_json(x2_run, tiny_data):
     ]
     for clip in results["clips"]:
         for values in clip["metrics"].values():
-            assert set(values) == METRIC_KEYS | {"psnr_y_per_frame"}
+            assert set(values) == METRIC_KEYS | {"psnr_y_per_frame", "tlp_signed"}
+            assert abs(values["tlp_signed"]) <= values["tlp"]
             assert len(values["psnr_y_per_frame"]) == clip["frames"]
             assert np.isclose(np.mean(values["psnr_y_per_frame"]), values["psnr_y"])
     psnr = {m: v["psnr_y"] for m, v in results["mean"].items()}

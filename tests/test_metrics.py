@@ -234,6 +234,15 @@ def test_temporal_metrics_grow_with_flicker(name, moving_clip, offline):
     assert 0 < scores[0] and all(a < b for a, b in zip(scores, scores[1:])), scores
 
 
+def test_tlp_gaps_tell_a_steady_output_from_a_flickering_one(moving_clip, offline):
+    frozen = moving_clip[2:3].expand(6, -1, -1, -1)  # no change at all between frames: too steady
+    assert (metrics.tlp_gaps(frozen, moving_clip) > 0).all()
+    flicker = (moving_clip + 0.1 * torch.tensor([1.0, -1.0] * 3).view(6, 1, 1, 1)).clamp(0, 1)
+    gaps = metrics.tlp_gaps(flicker, moving_clip)
+    assert gaps.shape == (5,) and (gaps < 0).all()
+    assert metrics.tlp(flicker, moving_clip) == pytest.approx(gaps.abs().mean().item())
+
+
 def test_motion_measures_the_pan(moving_clip):
     """The fixture pans 3 px down and 2 px right per frame: sqrt(13) = 3.6 px per frame."""
     median, p95 = metrics.motion(moving_clip)

@@ -130,12 +130,15 @@ def score(pred: torch.Tensor, target: torch.Tensor, scale: int) -> dict[str, Any
     psnr = metrics.psnr_y(pred, target, crop=scale)
     batches = [slice(i, i + LPIPS_BATCH) for i in range(0, len(pred), LPIPS_BATCH)]
     lpips = torch.cat([metrics.lpips(pred[b], target[b]) for b in batches])
+    gaps = metrics.tlp_gaps(pred, target)
     return {
         "psnr_y": psnr.mean().item(),
         "ssim_y": metrics.ssim_y(pred, target, crop=scale).mean().item(),
         "lpips": lpips.mean().item(),
         "tof": metrics.tof(pred, target),
-        "tlp": metrics.tlp(pred, target),
+        "tlp": gaps.abs().mean().item(),
+        # Mean signed gap: > 0 the output changes less between frames than the truth, < 0 it flickers.
+        "tlp_signed": gaps.mean().item(),
         "temporal_error": metrics.temporal_error(pred, target),
         "psnr_y_per_frame": psnr.tolist(),
     }

@@ -250,14 +250,17 @@ def card(name: str, model: torch.nn.Module, run: Path, tables: dict[str, dict[st
               f"The same weights run with window 1 (each frame alone), `{x2['settings']['data']}` x2, "
               f"{bars.compression} input, clip by clip, with each clip's LR motion (median and 95th percentile "
               "of the ground truth's optical flow, in LR pixels per frame): the window can only use motion its "
-              "layers reach.", "",
-              f"| clip | LR motion | PSNR-Y {name} / window 1 | gain | tOF | tLP |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+              "layers reach. tLP's signed gap says which way it misses: above 0 the output changes less "
+              "between frames than the truth (too steady), below 0 more (flicker).", "",
+              f"| clip | LR motion | PSNR-Y {name} / window 1 | gain | tOF | tLP | tLP signed gap |",
+              "|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     gains = window_gains(x2, name)
     for clip in x2["clips"]:
         a, b = clip["metrics"][name], clip["metrics"][window_1(name)]
         median, p95 = motion[clip["name"]]
         parts.append(f"| {clip['name']} | {median:.2f}, {p95:.2f} | {a['psnr_y']:.2f} / {b['psnr_y']:.2f} "
-                     f"| {gains[clip['name']]:+.2f} | {a['tof']:.4f} / {b['tof']:.4f} | {a['tlp']:.5f} / {b['tlp']:.5f} |")  # fmt: skip
+                     f"| {gains[clip['name']]:+.2f} | {a['tof']:.4f} / {b['tof']:.4f} | {a['tlp']:.5f} / {b['tlp']:.5f} "
+                     f"| {a['tlp_signed']:+.5f} / {b['tlp_signed']:+.5f} |")  # fmt: skip
     parts += ["", "## Shot edges", "",
               "Each clip is one shot; at its first and last frame the engine's windows repeat in-shot frames, "
               "as at every scene cut. Gain over bicubic (PSNR-Y, dB) of the edge frames and of the frames "

@@ -123,10 +123,11 @@ def motion(clip: torch.Tensor) -> tuple[float, float]:
     return speed.median().item(), speed.quantile(0.95).item()
 
 
-def tlp(pred: torch.Tensor, target: torch.Tensor, net: LpipsNet = "alex") -> float:
-    """tLP (unitless, lower is better): mean over t of
-    ``|LPIPS(target[t-1], target[t]) - LPIPS(pred[t-1], pred[t])|``, on frames border-cropped
-    as TecoGAN does. TecoGAN's tables print this value times 100."""
+def tlp_gaps(pred: torch.Tensor, target: torch.Tensor, net: LpipsNet = "alex") -> torch.Tensor:
+    """Per frame pair t = 1 .. T-1: ``LPIPS(target[t-1], target[t]) - LPIPS(pred[t-1], pred[t])``,
+    on frames border-cropped as TecoGAN does. Its sign tells tLP's two failures apart: above 0
+    the output changes less between frames than the truth (too steady: texture the frames do
+    not share is smoothed away), below 0 more (flicker). (T-1,) tensor."""
     _check_clips("tlp", pred, target, teco_crop=True)
     rows, cols = _teco_window(*pred.shape[-2:])
     pred, target = pred[..., rows, cols], target[..., rows, cols]
@@ -134,9 +135,14 @@ def tlp(pred: torch.Tensor, target: torch.Tensor, net: LpipsNet = "alex") -> flo
     for start in range(1, pred.shape[0], _TLP_BATCH):
         stop = min(start + _TLP_BATCH, pred.shape[0])
         prev, cur = slice(start - 1, stop - 1), slice(start, stop)
-        gap = lpips(target[prev], target[cur], net) - lpips(pred[prev], pred[cur], net)
-        gaps.append(gap.abs())
-    return torch.cat(gaps).mean().item()
+        gaps.append(lpips(target[prev], target[cur], net) - lpips(pred[prev], pred[cur], net))
+    return torch.cat(gaps)
+
+
+def tlp(pred: torch.Tensor, target: torch.Tensor, net: LpipsNet = "alex") -> float:
+    """tLP (unitless, lower is better): the mean of :func:`tlp_gaps`' magnitudes. TecoGAN's
+    tables print this value times 100."""
+    return tlp_gaps(pred, target, net).abs().mean().item()
 
 
 def temporal_error(pred: torch.Tensor, target: torch.Tensor) -> float:
