@@ -13,10 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from training.config import DataConfig, FrameNoise, MotionConfig, MovingObject, SourceConfig
+from training.config import DataConfig, MotionConfig, MovingObject, SourceConfig
 from training.data import layouts, motion, sources
 from training.data.degradations import Degradations, GaussianBlur
-from training.data.windows import SampleStream, WindowDataset, augment, frame_noise, is_dark, scene_edge_order
+from training.data.windows import SampleStream, WindowDataset, augment, is_dark, scene_edge_order
 from vsvsr import resize
 
 SIZE = (40, 48)  # (height, width) of the fake frames
@@ -153,27 +153,6 @@ def test_moving_objects_change_a_region_of_some_windows_and_no_other_draw(tmp_pa
     assert all(c < 0.5 for c in changed)  # and only a region of them: the rest is the same sample
     with pytest.raises(ValueError, match="p must be in"):
         MovingObject(p=1.5)
-
-
-def test_frame_noise_is_independent_per_frame_grain_of_the_drawn_strength():
-    still = torch.full((3, 3, 64, 64), 0.5)  # a window whose frames agree exactly
-    noise = FrameNoise(p=1.0, sigma=(0.02, 0.02), grain=(0.0, 0.0))
-    out = frame_noise(still, noise, np.random.default_rng(1))
-    added = out - still
-    assert torch.equal(out * 255, (out * 255).round())  # still 8-bit
-    assert torch.equal(added[:, 0], added[:, 1]) and torch.equal(added[:, 0], added[:, 2])  # brightness only
-    assert 0.018 < float(added.std()) < 0.022
-    # Drawn afresh for every frame: two frames' noise is uncorrelated.
-    assert abs(float(torch.corrcoef(added[:2, 0].flatten(1))[0, 1])) < 0.05
-    assert torch.equal(out, frame_noise(still, noise, np.random.default_rng(1)))  # reproducible
-    # A grain size correlates neighbouring pixels; white noise does not.
-    coarse = frame_noise(still, replace(noise, grain=(1.5, 1.5)), np.random.default_rng(1)) - still
-    def neighbour_correlation(x):
-        return float(torch.corrcoef(torch.stack([x[..., :-1].flatten(), x[..., 1:].flatten()]))[0, 1])
-    assert neighbour_correlation(added) < 0.1 < 0.5 < neighbour_correlation(coarse)
-    assert torch.equal(frame_noise(still, replace(noise, p=0.0), np.random.default_rng(1)), still)
-    with pytest.raises(ValueError, match="sigma must be"):
-        FrameNoise(sigma=(0.02, 0.01))
 
 
 def test_offline_sources(tmp_path, monkeypatch):

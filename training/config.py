@@ -125,24 +125,6 @@ class MovingObject:
 
 
 @dataclass(frozen=True)
-class FrameNoise:
-    """Noise in the ground truth, drawn afresh for every frame: the sensor noise and grain real
-    footage carries in each frame, which no neighbour predicts. The synthetic camera films one
-    photo, so without it a neighbour always agrees with the middle frame and a window model learns
-    to average neighbours in; on camera footage that smooths away the middle frame's own texture
-    (window 1 beats the window on the unseen set's camera clips, at shot edges too)."""
-
-    p: float = 0.0  # share of windows that get it (0: off)
-    sigma: tuple[float, float] = (0.002, 0.012)  # its standard deviation in [0, 1] units, one per window
-    grain: tuple[float, float] = (0.0, 1.0)  # the Gaussian (HR px) that sets its grain size, one per window
-
-    def __post_init__(self) -> None:
-        _require(0 <= self.p <= 1, f"p must be in [0, 1], not {self.p}")
-        _require(0 <= self.sigma[0] <= self.sigma[1], f"sigma must be a range of non-negative values, not {self.sigma}")
-        _require(0 <= self.grain[0] <= self.grain[1], f"grain must be a range of non-negative values, not {self.grain}")
-
-
-@dataclass(frozen=True)
 class DataConfig:
     sources: tuple[SourceConfig, ...] = (SourceConfig("offline"),)
     window: int = 5  # frames per sample (the generator's window)
@@ -158,7 +140,6 @@ class DataConfig:
     # end (vsvsr.engine.windows): 1 to window-1 slots on one side repeat the nearest in-shot
     # frame, so the frames next to a cut are trained as often as they are watched.
     scene_edge: float = 0.0
-    frame_noise: FrameNoise = FrameNoise()
     degradations: Degradations = Degradations()
     epoch_samples: int = 10000  # samples per epoch, the unit the sampler shuffles and shards
     workers: int = 0  # DataLoader worker processes (0: in the training process)

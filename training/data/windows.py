@@ -15,11 +15,9 @@ A sample is a dict of (T, 3, H, W) float32 tensors in [0, 1]:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from pathlib import Path
 
-import kornia
 import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler, Sampler
@@ -27,7 +25,7 @@ from torch.utils.data import Dataset, DistributedSampler, Sampler
 from vsvsr import resize
 from vsvsr.cache import cache_root as vsvsr_cache_root
 
-from ..config import DataConfig, FrameNoise, SourceConfig
+from ..config import DataConfig, SourceConfig
 from . import layouts, motion
 
 # Draws per sample before a dark (or unreadable) window is accepted anyway: a dataset that is
@@ -87,22 +85,6 @@ def scene_edge_order(window: int, p: float, rng: np.random.Generator) -> list[in
     return [min(max(j, left), window - 1 - right) - left for j in order]
 
 
-def frame_noise(hr: torch.Tensor, noise: FrameNoise, rng: np.random.Generator) -> torch.Tensor:
-    """With probability noise.p, `hr` (T, 3, H, W) with grain drawn independently per frame:
-    white noise blurred to a grain size, scaled to one standard deviation for the window, added
-    to all three channels alike (cameras denoise colour far more than brightness), and kept
-    8-bit like the frames it joins."""
-    if rng.random() >= noise.p:
-        return hr
-    sigma, grain = rng.uniform(*noise.sigma), rng.uniform(*noise.grain)
-    field = torch.from_numpy(rng.standard_normal((hr.shape[0], 1, *hr.shape[-2:]), dtype=np.float32))
-    if grain > 0:
-        size = 2 * math.ceil(3 * grain) + 1
-        field = kornia.filters.gaussian_blur2d(field, (size, size), (grain, grain), border_type="reflect")
-    field = field / field.std().clamp_min(1e-6)
-    return resize.quantize8(hr + float(sigma) * field)
-
-
 class WindowDataset(Dataset):
     """Samples keyed by (epoch, index); see the module docstring."""
 
@@ -133,8 +115,6 @@ class WindowDataset(Dataset):
             hr = self._add_moving_object(hr, np.random.default_rng([self.seed, epoch, index, 1]))
         if c.augment:
             hr = augment(hr, rng)
-        if c.frame_noise.p > 0:
-            hr = frame_noise(hr, c.frame_noise, np.random.default_rng([self.seed, epoch, index, 3]))
         degrade, degrade_seed = c.degradations, int(rng.integers(2**62))
 
         def lr_input(factor: int) -> torch.Tensor:
