@@ -104,7 +104,7 @@ def tof(pred: torch.Tensor, target: torch.Tensor) -> float:
     better; TecoGAN's frames are 8-bit, so the frames are rounded to 8 bits first."""
     _check_clips("tof", pred, target, teco_crop=True)
     rows, cols = _teco_window(*pred.shape[-2:])
-    flow_pred, flow_target = _farneback_flows(pred), _farneback_flows(target)  # T-1 x (H, W, 2)
+    flow_pred, flow_target = farneback_flows(pred), farneback_flows(target)  # T-1 x (H, W, 2)
     diffs = [
         torch.linalg.vector_norm(fp[rows, cols] - ft[rows, cols], dim=-1).mean()
         for fp, ft in zip(flow_pred, flow_target)
@@ -119,7 +119,7 @@ def motion(clip: torch.Tensor) -> tuple[float, float]:
     A window model can only draw detail from motion its layers reach (a few pixels for lite)."""
     _check_clips("motion", clip, clip, teco_crop=True)
     rows, cols = _teco_window(*clip.shape[-2:])
-    speed = torch.stack([torch.linalg.vector_norm(f[rows, cols], dim=-1) for f in _farneback_flows(clip)]).flatten()
+    speed = torch.stack([torch.linalg.vector_norm(f[rows, cols], dim=-1) for f in farneback_flows(clip)]).flatten()
     return speed.median().item(), speed.quantile(0.95).item()
 
 
@@ -251,7 +251,7 @@ def lpips_model(net: LpipsNet, device: str) -> torch.nn.Module:
     return model.eval().requires_grad_(False).to(device)
 
 
-def _farneback_flows(clip: torch.Tensor) -> list[torch.Tensor]:
+def farneback_flows(clip: torch.Tensor) -> list[torch.Tensor]:
     """(T, 3, H, W) in [0, 1] -> T-1 flow fields (H, W, 2) in pixels between consecutive frames,
     with TecoGAN's settings on 8-bit grayscale."""
     if importlib.util.find_spec("cv2") is None:
