@@ -56,12 +56,12 @@ def speed_bins(window: torch.Tensor, single: torch.Tensor, target: torch.Tensor,
     """PSNR-Y of `window` and `single` against `target` (all (T, 3, H, W) in [0, 1], T >= 3) over
     the inside frames' pixels in each speed bin of `edges`, `crop` pixels off each border as
     PSNR-Y does. Empty bins are left out."""
-    inside = slice(1, -1)
-    speed = pixel_speed(target)[..., crop:-crop, crop:-crop].flatten()
+    inside, kept = slice(1, -1), slice(crop, -crop or None)
+    speed = pixel_speed(target)[..., kept, kept].flatten()
 
     def squared_error(pred: torch.Tensor) -> torch.Tensor:
         y_pred, y_target = metrics.luma(pred[inside]), metrics.luma(target[inside])
-        return ((y_pred - y_target)[:, 0, crop:-crop, crop:-crop] ** 2).flatten().double()
+        return ((y_pred - y_target)[:, 0, kept, kept] ** 2).flatten().double()
 
     err_window, err_single = squared_error(window), squared_error(single)
     rows = []
