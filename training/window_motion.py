@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vsvsr import metrics, weights
+from vsvsr import metrics, models, weights
 
 from . import scoring
 from .data import evalset
@@ -79,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--model", metavar="NAME", help="a shipped model, by name")
     which.add_argument("--weights", metavar="FILE", help="a .safetensors weights file")
-    parser.add_argument("--scale", type=int, choices=(2, 4), default=2)
+    parser.add_argument("--scale", type=int, choices=models.SCALES, default=2)
     parser.add_argument("--data", default="unseen", help="unseen, builtin, or a folder of clip folders (default unseen)")
     parser.add_argument("--compression", default="none", choices=sorted(scoring.COMPRESSIONS),
                         help="how the LR clip is encoded before upscaling (default none)")  # fmt: skip
