@@ -87,7 +87,6 @@ TEST = [
     *SCRIPTS,              # the filter-script tests run them with the real encoders
     *MLRT,                 # the backend tests run ort and ov against torch
     "pytest>=8",
-    "onnxscript>=0.3",     # torch's dynamo-based ONNX exporter
     "onnxruntime>=1.20",   # checks that exported graphs reproduce torch's output
     "selenium>=4.20",      # drives Debian's headless chromium to check the evaluation report
     "httpx2>=2.16",        # FastAPI's TestClient (starlette deprecates plain httpx) drives vsvsr serve's API

@@ -1,4 +1,5 @@
-"""Every generator exports to ONNX with dynamic h, w, and onnxruntime reproduces torch."""
+"""Every generator exports to ONNX with dynamic h, w, and onnxruntime reproduces torch. With the
+TorchScript exporter, as vsvsr.onnx_export does; the dynamo exporter took 18 s for lite alone."""
 
 import numpy as np
 import onnxruntime as ort
@@ -9,28 +10,15 @@ import vsvsr.models as models
 from conftest import perturb_nonlocal
 
 
-def export(model: torch.nn.Module, path, dynamo: bool) -> None:
-    example = torch.rand(1, 3, 3, 16, 18)
-    if dynamo:
-        h, w = torch.export.Dim("h", min=4, max=4096), torch.export.Dim("w", min=4, max=4096)
-        torch.onnx.export(model, (example,), str(path), dynamo=True, dynamic_shapes=({3: h, 4: w},),
-                          input_names=["frames"], output_names=["upscaled"])  # fmt: skip
-    else:
-        torch.onnx.export(model, (example,), str(path), dynamo=False, input_names=["frames"],
-                          output_names=["upscaled"], dynamic_axes={"frames": {3: "h", 4: "w"}})  # fmt: skip
-
-
 @pytest.mark.filterwarnings("ignore")
-@pytest.mark.parametrize(
-    "name, dynamo",
-    [("rrdb", False), ("residual", False), ("lite", False), ("lite", True)],
-    ids=["rrdb-torchscript", "residual-torchscript", "lite-torchscript", "lite-dynamo"],
-)
-def test_onnx_export_matches_torch(tmp_path, name, dynamo):
+@pytest.mark.parametrize("name", ["rrdb", "residual", "lite"])
+def test_onnx_export_matches_torch(tmp_path, name):
     torch.manual_seed(0)
-    model = perturb_nonlocal(models.build(name)).eval()
+    # Two trunk blocks hold every op the full depth does (37 RRDBs take seconds to trace).
+    model = perturb_nonlocal(models.build(name, num_blocks=2)).eval()
     path = tmp_path / f"{name}.onnx"
-    export(model, path, dynamo)
+    torch.onnx.export(model, (torch.rand(1, 3, 3, 16, 18),), str(path), dynamo=False, input_names=["frames"],
+                      output_names=["upscaled"], dynamic_axes={"frames": {3: "h", 4: "w"}})  # fmt: skip
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for shape in [(1, 3, 3, 16, 18), (1, 3, 3, 23, 31)]:  # the traced size and another, odd one
         x = torch.rand(shape)

@@ -149,8 +149,8 @@ def test_overfits_a_tiny_set_beyond_bicubic(tiny_set, tmp_path):
         "--set", f"output_dir={tmp_path}", "--set", f"data.sources=[{{kind: reds, path: {tiny_set}}}]",
         "--set", "data.window=5", "--set", "data.hr_crop=48", "--set", "data.augment=false",
         "--set", "data.degradations={}", "--set", "cascade.x2=[12,24]", "--set", "cascade.x4=[]",
-        "--set", "phases=[{name: pixel, steps: 200, lr_g: 2.0e-3, schedule: constant, losses: {charbonnier: 1.0}}]",
-        "--set", f"validation.data={tiny_set / 'train_sharp'}", "--set", "validation.every=200",
+        "--set", "phases=[{name: pixel, steps: 150, lr_g: 2.0e-3, schedule: constant, losses: {charbonnier: 1.0}}]",
+        "--set", f"validation.data={tiny_set / 'train_sharp'}", "--set", "validation.every=150",
         "--set", "validation.frames=5", "--set", "validation.crop=48", "--set", "train.log_every=50",
         "--set", "train.tensorboard=true",
     )  # fmt: skip
