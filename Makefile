@@ -24,8 +24,13 @@ PYTHON312 ?= $(shell for p in python3.12 $$(ls -d $$(pyenv root 2>/dev/null)/ver
 demo: setup
 	$(VENV)/bin/vsvsr demo --out out/demo
 
+# Two processes, each test file whole in one (its module fixtures, such as the local Ray cluster,
+# start once): many tests wait on subprocesses (vspipe, ffmpeg, a second Python), so the pair
+# ends the suite in about 70% of one process's time on 2 cores. TEST_WORKERS=0 runs it in one.
+TEST_WORKERS ?= 2
+
 test: setup data
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 data: setup
 	$(PY) -m training.data.debian

@@ -87,6 +87,7 @@ TEST = [
     *SCRIPTS,              # the filter-script tests run them with the real encoders
     *MLRT,                 # the backend tests run ort and ov against torch
     "pytest>=8",
+    "pytest-xdist>=3.5",   # make test runs the suite's files on two processes (loadfile: a module's fixtures stay in one)
     "onnxruntime>=1.20",   # checks that exported graphs reproduce torch's output
     "selenium>=4.20",      # drives Debian's headless chromium to check the evaluation report
     "httpx2>=2.16",        # FastAPI's TestClient (starlette deprecates plain httpx) drives vsvsr serve's API
