@@ -82,7 +82,7 @@ def test_train_and_eval_sources_are_disjoint():
     assert len({s.sha256 for s in sources.SOURCES.values()}) == len(sources.SOURCES)
 
 
-def test_unseen_clips_match_their_manifest(tmp_path):
+def test_unseen_clips_match_their_manifest():
     unseen = evalset.SETS["unseen"]
     manifest = json.loads(unseen.manifest_path.read_text())
     assert [s.name for s in unseen.specs] == list(manifest["clips"])
