@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .reach_gate import gated_temporal_conv
+
 NEGATIVE_SLOPE = 0.2
 
 
@@ -75,14 +77,18 @@ class TemporalResidualBlock(nn.Module):
         scale_init_(self.conv1, 0.1)
         scale_init_(self.conv2, 0.1)
 
-    def forward(self, x: torch.Tensor, produce: range | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, produce: range | None = None, gates: torch.Tensor | None = None) -> torch.Tensor:
         """(B, C, T, H, W) -> the same, or only the frames in `produce` (a contiguous range of
-        positions): the first convolution reads one frame more on each side, held at the edges."""
+        positions): the first convolution reads one frame more on each side, held at the edges,
+        through the neighbour gates if given (reach_gate.py, (B, T, T, H, W))."""
         if produce is None:
             produce = range(x.shape[2])
-        # Held frame j is window position j - 1: positions produce-1 .. produce+1 start at produce.start.
-        around = hold_edges(x)[:, :, produce.start : produce.stop + 2]
-        return x[:, :, produce.start : produce.stop] + self.res_scale * self.conv2(self.act(self.conv1(around)))
+        if gates is not None:
+            compared = gated_temporal_conv(self.conv1, x, gates, produce)
+        else:
+            # Held frame j is window position j - 1: positions produce-1 .. produce+1 start at produce.start.
+            compared = self.conv1(hold_edges(x)[:, :, produce.start : produce.stop + 2])
+        return x[:, :, produce.start : produce.stop] + self.res_scale * self.conv2(self.act(compared))
 
 
 class DenseResidualBlock(nn.Module):

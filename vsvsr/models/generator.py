@@ -26,6 +26,7 @@ from torch import nn
 
 from .blocks import TemporalResidualBlock, conv3x3, conv3x3x3, hold_edges, lrelu, make_trunk, scale_init_
 from .nonlocal_block import NonLocalBlock3d
+from .reach_gate import fold_gates, gated_temporal_conv, reach_gates
 
 
 class SpatioTemporalGenerator(nn.Module):
@@ -53,14 +54,28 @@ class SpatioTemporalGenerator(nn.Module):
         hr_conv: bool = True,
         temporal_blocks: int = 0,
         front_feat: int = 0,
+        neighbour_reach: int = 0,
+        reach_match: float = 10.0,
+        reach_miss: float = 20.0,
     ) -> None:
         super().__init__()
         if temporal_kernel % 2 != 1:
             raise ValueError(f"temporal_kernel must be odd, not {temporal_kernel}")
         if min(temporal_blocks, front_feat) < 0:
             raise ValueError(f"temporal_blocks and front_feat must not be negative, not {temporal_blocks}, {front_feat}")
+        if neighbour_reach < 0 or reach_match >= reach_miss:
+            raise ValueError(f"neighbour_reach must not be negative ({neighbour_reach}) and reach_match must be "
+                             f"below reach_miss ({reach_match}, {reach_miss})")  # fmt: skip
+        if neighbour_reach and (pairwise != "local" or temporal_kernel not in (1, 3)):
+            raise ValueError("neighbour_reach gates 3-frame convolutions and the local non-local block: it needs "
+                             f"pairwise='local' and temporal_kernel 1 or 3, not {pairwise!r} and {temporal_kernel}")  # fmt: skip
         self.unshuffle = unshuffle
         self.temporal_pad = temporal_kernel // 2
+        # Parameter-free neighbour gates (reach_gate.py): a neighbour's patch found within
+        # `neighbour_reach` LR pixels at most `reach_match` 8-bit levels off is used fully, one
+        # `reach_miss` or more off not at all. 0: every layer sees the window as it is.
+        self.neighbour_reach = neighbour_reach
+        self.reach_levels = (float(reach_match), float(reach_miss))
         in_ch = (front_feat or 3) * unshuffle * unshuffle
 
         # 0. (ours) two 3D convolutions on the LR frames before any fold (see _front)
@@ -130,12 +145,13 @@ class SpatioTemporalGenerator(nn.Module):
         h, w = clip.shape[-2:]
         m = self.unshuffle
         clip = F.pad(clip, (0, (-w) % m, 0, (-h) % m, 0, 0), mode="replicate")
-        clip = fold(self._front(clip), m)
-        feat = self._temporal_features(clip, produced)
+        gates = reach_gates(clip, self.neighbour_reach, self.reach_levels) if self.neighbour_reach else None
+        clip = fold(self._front(clip, gates), m)
+        feat = self._temporal_features(clip, produced, fold_gates(gates, m) if gates is not None else None)
         feat = feat + self.reconstruct(self.trunk(feat))
         return self.upsample(feat)[..., : 2 * h, : 2 * w]
 
-    def _front(self, clip: torch.Tensor) -> torch.Tensor:
+    def _front(self, clip: torch.Tensor, gates: torch.Tensor | None) -> torch.Tensor:
         """Part 0 (ours) on a (B, 3, T, h, w) clip: frames compared at full LR resolution.
 
         On lite's folded grid one position is a 2x2 block of pixels, and a sub-pixel move between
@@ -144,22 +160,28 @@ class SpatioTemporalGenerator(nn.Module):
         differently) is only visible before the fold. Trained 1,500 steps on the same data, a
         lite with this front drew +0.33 dB from its real window over a static one, and without it
         +0.005 (weights/MODEL_CARD.md). With `front_feat` 0 the frames go straight to part 1."""
+        every = range(clip.shape[2])
         for conv in self.front:
-            clip = self.act(conv(hold_edges(clip)))
+            clip = self.act(conv(hold_edges(clip)) if gates is None else gated_temporal_conv(conv, clip, gates, every))
         return clip
 
-    def _temporal_features(self, clip: torch.Tensor, produced: range) -> torch.Tensor:
+    def _temporal_features(self, clip: torch.Tensor, produced: range, gates: torch.Tensor | None) -> torch.Tensor:
         """Part 1 on a (B, C_in, T, h, w) clip: 3D conv over time, the non-local block, the 3D
         blocks; (B*K, C, h, w) for the produced frames.
 
         Everything after part 1 works frame by frame, so only the produced frames go on: a window
         whose edge frames are context only (windows.py, "context" and "centre") skips the trunk
-        for them, and the last 3D block computes just the produced frames from their neighbours."""
-        feat = self.nonlocal_block(self.act(self.expand(hold_edges(clip, self.temporal_pad))))
+        for them, and the last 3D block computes just the produced frames from their neighbours.
+        `gates` (the folded grid's neighbour gates) reach every layer that mixes frames."""
+        if gates is not None and self.temporal_pad:
+            expanded = gated_temporal_conv(self.expand, clip, gates, range(clip.shape[2]))
+        else:
+            expanded = self.expand(hold_edges(clip, self.temporal_pad))
+        feat = self.nonlocal_block(self.act(expanded), gates)
         blocks = list(self.temporal_trunk)
         for block in blocks[:-1]:
-            feat = block(feat)  # (B, C, T, h, w)
-        feat = blocks[-1](feat, produced) if blocks else feat[:, :, produced.start : produced.stop]
+            feat = block(feat, gates=gates)  # (B, C, T, h, w)
+        feat = blocks[-1](feat, produced, gates) if blocks else feat[:, :, produced.start : produced.stop]
         return feat.transpose(1, 2).flatten(0, 1)
 
 

@@ -50,18 +50,22 @@ class NonLocalBlock3d(nn.Module):
         nn.init.zeros_(self.project.weight)
         nn.init.zeros_(self.project.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (B, C, T, H, W) -> the same shape."""
+    def forward(self, x: torch.Tensor, gates: torch.Tensor | None = None) -> torch.Tensor:
+        """x: (B, C, T, H, W) -> the same shape. `gates` ((B, T, T, H, W), reach_gate.py; local
+        pairwise only) weigh each query's keys in every other frame."""
         b, c, t, h, w = x.shape
         flat = x.reshape(b, c, t * h * w)  # (B, C, N)
         theta, phi, g = (pointwise(conv, flat) for conv in (self.theta, self.phi, self.g))  # (B, C', N) each
+        if gates is not None and self.pairwise != "local":
+            raise ValueError(f"neighbour gates need the local pairwise function, not {self.pairwise!r}")
         if self.pairwise == "dot":
             y = _dot_product_linear(theta, phi, g)
         elif self.pairwise == "embedded_gaussian":
             y = _embedded_gaussian(theta, phi, g)
         else:
             shape = (b, theta.shape[1], t, h, w)
-            y = _local_embedded_gaussian(theta.reshape(shape), phi.reshape(shape), g.reshape(shape), self.neighbourhood)
+            y = _local_embedded_gaussian(theta.reshape(shape), phi.reshape(shape), g.reshape(shape), self.neighbourhood,
+                                         gates)  # fmt: skip
             y = y.reshape(b, theta.shape[1], t * h * w)
         return x + pointwise(self.project, y).reshape(b, c, t, h, w)
 
@@ -95,9 +99,12 @@ def _embedded_gaussian(theta: torch.Tensor, phi: torch.Tensor, g: torch.Tensor) 
     return y.squeeze(1).transpose(1, 2)  # (B, C', N)
 
 
-def _local_embedded_gaussian(theta: torch.Tensor, phi: torch.Tensor, g: torch.Tensor, k: int) -> torch.Tensor:
+def _local_embedded_gaussian(theta: torch.Tensor, phi: torch.Tensor, g: torch.Tensor, k: int,
+                             gates: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
     """y_i = sum_j softmax_j(theta_i . phi_j) g_j over the j in a k x k neighbourhood of i's
-    place in every frame; (B, C', T, H, W) inputs. Keys outside the frame get no weight.
+    place in every frame; (B, C', T, H, W) inputs. Keys outside the frame get no weight. With
+    `gates` ((B, T, T, H, W)) the keys of frame u weigh gate[t, u] times as much for a query of
+    frame t at the same place (closed: only the query's own frame, as in window 1).
 
     The keys and values of each place are gathered from k^2 shifted views (plain slicing, so it
     runs and exports to ONNX wherever the rest of the model does), then every place is one small
@@ -119,11 +126,17 @@ def _local_embedded_gaussian(theta: torch.Tensor, phi: torch.Tensor, g: torch.Te
     # built on a single frame and repeated for each frame, instead of gathering a map of ones.
     ones = torch.ones(1, 1, 1, h, w, dtype=theta.dtype, device=theta.device)
     hidden = (neighbours(ones) == 0).transpose(-1, -2).repeat_interleave(t, dim=-1)
-    queries = theta.permute(0, 3, 4, 1, 2)  # (B, H, W, C', T)
-    # Keys times queries, then the small (k^2 T, T) result transposed: the product with the
-    # gathered keys transposed instead would copy them first.
-    logits = (neighbours(phi) @ queries).transpose(-1, -2).contiguous()  # (B, H, W, T, k^2 T)
+    queries = theta.permute(0, 3, 4, 2, 1).contiguous()  # (B, H, W, T, C')
+    # Queries times the gathered keys transposed: the batched product reads the transposed keys
+    # in place. Keys times strided queries instead copied every place's queries on its own
+    # (one copy per place), 8x slower on CPU (torch 2.x).
+    logits = queries @ neighbours(phi).transpose(-1, -2)  # (B, H, W, T, k^2 T)
     # A finite "minus infinity": real keys outweigh these by e^10000.
     logits = logits.masked_fill(hidden, -1e4)
+    if gates is not None:
+        # Weight times gate is logit plus log(gate); the keys are offset-major, so each frame's
+        # gate repeats over the k^2 offsets. A closed gate leaves e^-9 of a key's weight.
+        bias = gates.clamp_min(1e-4).log().permute(0, 3, 4, 1, 2)  # (B, H, W, T, T)
+        logits = logits + bias.unsqueeze(-2).expand(b, h, w, t, k * k, t).reshape(b, h, w, t, k * k * t)
     weights = torch.softmax(logits.float(), dim=-1).to(g.dtype)
     return (weights @ neighbours(g)).permute(0, 4, 3, 1, 2)  # (B, C', T, H, W)

@@ -1,0 +1,106 @@
+"""Which neighbouring frames the window can use, place by place: a gate without parameters.
+
+A window model's temporal layers look a fixed distance into the other frames: lite's 3D
+convolutions one LR pixel, its local non-local block one folded position. Where the picture
+moves farther than that between frames (a head turning, a dog running past), those layers find
+other content where they look and mix it in; on the unseen set's camera clips the window then
+loses up to 0.3 dB to the same weights run with window 1 (weights/MODEL_CARD.md, session 10). A
+learned gate on the neighbours did not learn to close there (session 9).
+
+This gate is measured, not learned. For every place p of frame t and every other frame u of
+the window it asks whether u holds t's patch within `reach` LR pixels: the smallest mean
+absolute difference of (lightly blurred) luma over the patch, across the integer shifts up to
+`reach`. A mismatch at or below `levels[0]` (8-bit levels) opens the gate (1), at or above
+`levels[1]` closes it (0), linearly between. Where it is closed every temporal layer sees frame t
+itself in u's place, which is what it sees in a static window (window 1, and so the output
+there is window 1's); where it is open the layers see the window as trained. The blur lets a
+sub-pixel move, which the window gains most from, still count as a match.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PRE_BLUR = 3  # box filter on the luma before comparing: sub-pixel moves of fine texture still match
+PATCH = 5  # LR pixels on a side of the patch whose mean difference is compared
+LUMA = (0.299, 0.587, 0.114)  # BT.601 weights; the gate needs a brightness, not a colour standard
+
+
+def _box(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Mean over size x size neighbourhoods of (N, C, h, w) maps, edges replicated; separable,
+    so 2 * size terms per place instead of size^2."""
+    r = size // 2
+    x = F.pad(x, (r, r, r, r), mode="replicate")
+    return F.avg_pool2d(F.avg_pool2d(x, (1, size), 1), (size, 1), 1)
+
+
+def mismatch(clip: torch.Tensor, reach: int) -> torch.Tensor:
+    """(B, 3, T, h, w) RGB in [0, 1] -> (B, T-1, h, w): at [t, p], in 8-bit levels, the smallest
+    mean absolute luma difference between frame t's patch at p and frame t+1's patch at p + s
+    over the shifts |s| <= `reach`."""
+    b, _, t, h, w = clip.shape
+    weights = torch.tensor(LUMA, dtype=clip.dtype, device=clip.device).view(1, 3, 1, 1, 1)
+    y = _box((clip * weights).sum(1) * 255, PRE_BLUR)  # (B, T, h, w)
+    steps = []
+    for i in range(t - 1):  # (B, 1, h, w) maps, pair by pair: plain (N, C, H, W) ops for every exporter
+        current = y[:, i : i + 1]
+        following = F.pad(y[:, i + 1 : i + 2], (reach,) * 4, mode="replicate")
+        best = None
+        for dy in range(2 * reach + 1):
+            for dx in range(2 * reach + 1):
+                d = _box((current - following[:, :, dy : dy + h, dx : dx + w]).abs(), PATCH)
+                best = d if best is None else torch.minimum(best, d)
+        steps.append(best)
+    return torch.cat(steps, 1)
+
+
+def reach_gates(clip: torch.Tensor, reach: int, levels: tuple[float, float]) -> torch.Tensor:
+    """(B, 3, T, h, w) in [0, 1] -> (B, T, T, h, w) in [0, 1]: gate [t, u] says how far frame
+    t's layers may use frame u at each place (1 on the diagonal).
+
+    Only consecutive frames are compared, and each comparison serves both directions (a patch
+    of t found in t+1 within the reach has its match in t within the reach too, up to the
+    patch's edge); frames farther apart are as usable as the least usable step between them,
+    which keeps the cost at T-1 comparisons instead of T(T-1)."""
+    low, high = levels
+    steps = ((high - mismatch(clip, reach)) / (high - low)).clamp(0, 1)  # (B, T-1, h, w)
+    t = clip.shape[2]
+    ones = torch.ones_like(steps[:, 0])
+    rows = []
+    for i in range(t):
+        row = []
+        for j in range(t):
+            if i == j:
+                row.append(ones)
+            else:
+                row.append(steps[:, min(i, j) : max(i, j)].amin(1))
+        rows.append(torch.stack(row, 1))
+    return torch.stack(rows, 1)
+
+
+def fold_gates(gates: torch.Tensor, m: int) -> torch.Tensor:
+    """The gates of an m x m-folded grid: each position's mean over its block (B, T, T, h/m, w/m)."""
+    if m == 1:
+        return gates
+    b, t, u, h, w = gates.shape
+    return F.avg_pool2d(gates.reshape(b, t * u, h, w), m).reshape(b, t, u, h // m, w // m)
+
+
+def gated_temporal_conv(conv: nn.Conv3d, x: torch.Tensor, gates: torch.Tensor, produce: range) -> torch.Tensor:
+    """A 3-frame convolution (time kernel 3, no time padding) at the window positions `produce`
+    of (B, C, T, h, w) features, edge frames held, with each output frame t reading
+    x_t + g[t, t-1] (x_{t-1} - x_t) and x_t + g[t, t+1] (x_{t+1} - x_t) for its neighbours.
+    With every gate 1 it equals the plain convolution of the held clip. (B, O, K, h, w)."""
+    t = x.shape[2]
+    first, last = produce.start, produce.stop
+    held = F.pad(x, (0, 0, 0, 0, 1, 1), mode="replicate")  # held edge frames are the frame itself
+    own = x[:, :, first:last]
+    before = torch.stack([gates[:, i, max(i - 1, 0)] for i in produce], 1)[:, None]  # (B, 1, K, h, w)
+    after = torch.stack([gates[:, i, min(i + 1, t - 1)] for i in produce], 1)[:, None]
+    previous = torch.lerp(own, held[:, :, first:last], before)
+    following = torch.lerp(own, held[:, :, first + 2 : last + 2], after)
+    # Each output frame's three inputs side by side in time; stride 3 reads one triple per output.
+    triples = torch.stack([previous, own, following], 3).flatten(2, 3)  # (B, C, 3K, h, w)
+    return F.conv3d(triples, conv.weight, conv.bias, stride=(3, 1, 1), padding=(0, 1, 1))
