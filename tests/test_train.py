@@ -182,6 +182,17 @@ def test_init_from_a_weights_file(smoke, tmp_path, capsys):
     assert "--resume auto" in capsys.readouterr().err
 
 
+def test_a_fine_tune_may_add_the_reach_gate_to_its_init(smoke, tmp_path):
+    """The gate holds no weights: a trained file without it starts a run with it, and the run's
+    weights carry it. Any other difference from the file is refused (the test above)."""
+    start = smoke / "weights" / "final.safetensors"
+    train("--set", f"output_dir={tmp_path}", "--set", f"init.generator={start}",
+          "--set", "generator.params.neighbour_reach=1", "--set", "phases=[{name: tune, steps: 1, losses: {charbonnier: 1.0}}]")  # fmt: skip
+    tuned = weights.load(tmp_path / "weights" / "final.safetensors")
+    assert tuned.neighbour_reach == 1 and tuned.descriptor.arch_params["neighbour_reach"] == 1
+    assert weights.load(start).neighbour_reach == 0
+
+
 def test_a_fine_tune_records_everything_its_generator_saw_even_if_the_init_file_changes(smoke, tmp_path):
     """The tuned model's train_data lists the init's data, then this run's; a resumed run keeps
     the init it started from, though the file was replaced meanwhile."""

@@ -55,19 +55,24 @@ def resolve_amp(precision: str, device: torch.device) -> Amp:
 
 def build_generator(config: Config) -> tuple[torch.nn.Module, dict[str, Any]]:
     """G from `init.generator` (checked against the config's arch) or freshly initialised; and
-    what it already learnt from: {"steps": ..., "train_data": its manifest}."""
+    what it already learnt from: {"steps": ..., "train_data": its manifest}.
+
+    The init's architecture must be the config's, except for options that hold no weights
+    (models.WEIGHTLESS_PARAMS, the neighbour reach gate): a run may add those to a trained model."""
+    built = models.build(config.generator.arch, **config.generator.params)
     if config.init.generator is None:
-        return models.build(config.generator.arch, **config.generator.params), {"steps": 0, "train_data": []}
+        return built, {"steps": 0, "train_data": []}
     model = weights.load(config.init.generator)
     d = model.descriptor
-    expected = models.arch_params(config.generator.arch, **config.generator.params)
-    if d.arch != config.generator.arch or d.arch_params != expected:
-        differ = sorted(k for k in expected if d.arch_params.get(k) != expected[k])
+    # The loaded model's complete params: a file written before a param existed holds its default.
+    differ = sorted(k for k, v in built.arch_params.items() if model.arch_params[k] != v and k not in models.WEIGHTLESS_PARAMS)
+    if d.arch != config.generator.arch or differ:
         raise ConfigError(
             f"init.generator: {config.init.generator} holds a {d.arch!r} generator (differing in {differ or 'arch'}), "
             f"the config builds {config.generator.arch!r}; set generator.arch and generator.params to match the file"
         )
-    return model.train(), {"steps": d.steps, "train_data": list(d.train_data)}
+    built.load_state_dict(model.state_dict())
+    return built.train(), {"steps": d.steps, "train_data": list(d.train_data)}
 
 
 def seen_data(init: dict[str, Any], manifest: list[dict[str, Any]]) -> list[dict[str, Any]]:

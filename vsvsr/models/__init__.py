@@ -8,7 +8,7 @@ from .blocks import TemporalResidualBlock
 from .discriminator import UNetDiscriminator
 from .generator import SpatioTemporalGenerator
 from .nonlocal_block import NonLocalBlock3d
-from .registry import ARCHS, ArchSpec, arch_params, build, names, spec_for
+from .registry import ARCHS, WEIGHTLESS_PARAMS, ArchSpec, arch_params, build, names, spec_for
 
 SCALES = (2, 4)
 
@@ -27,6 +27,6 @@ def upscale(model: SpatioTemporalGenerator, frames: torch.Tensor, scale: int = 2
 
 __all__ = [
     "ARCHS", "ArchSpec", "NonLocalBlock3d", "SCALES", "SpatioTemporalGenerator", "TemporalResidualBlock",
-    "UNetDiscriminator",
+    "UNetDiscriminator", "WEIGHTLESS_PARAMS",
     "arch_params", "build", "names", "spec_for", "upscale",
 ]  # fmt: skip

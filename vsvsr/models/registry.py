@@ -60,6 +60,10 @@ ARCHS: dict[str, ArchSpec] = {
     )
 }
 
+# Constructor arguments that change no weight (the neighbour reach gate): a trained model may be
+# run or fine-tuned with other values of these.
+WEIGHTLESS_PARAMS = frozenset({"neighbour_reach", "reach_match", "reach_miss"})
+
 # Every constructor argument with its default: the complete set an `arch_params` dict holds.
 _GENERATOR_DEFAULTS = {
     k: p.default for k, p in inspect.signature(SpatioTemporalGenerator).parameters.items()
