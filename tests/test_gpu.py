@@ -35,6 +35,17 @@ def test_fp16_is_the_cuda_default_and_stays_close_to_fp32(model):
     assert (out - full.upscale_clip(clip)).abs().max() < 0.02
 
 
+def test_the_reach_gate_in_fp16_on_cuda_stays_close_to_the_cpu(model):
+    """The gate measures luma in the model's dtype: in fp16 its levels must still decide the same."""
+    gated = models.build("lite", neighbour_reach=1)
+    gated.load_state_dict(model.state_dict())
+    clip = frames()
+    clip[:, :, :, :44] = clip[:1, :, :, :44]  # the left half still (gates open), the right half new noise (closed)
+    cpu = Engine(gated, Settings(device="cpu", precision="fp32")).upscale_clip(clip)
+    half = Engine(gated, Settings(device="cuda")).upscale_clip(clip)
+    assert (half - cpu).abs().max() < 0.02
+
+
 def test_concurrent_streams_give_the_sequential_frames(model):
     clip = frames(20)
     engine = Engine(model, Settings(device="cuda", precision="fp32"), num_streams=2)
