@@ -17,8 +17,10 @@ A global skip adds the bicubic-interpolated input, so the network learns only th
 detail. With `neighbour_reach` > 0, every layer that mixes frames (parts 0 and 1) reads each
 neighbour through a gate measured on the LR frames themselves (reach_gate.py): where the
 neighbour holds no match for a patch within that many LR pixels, the layer sees the frame
-itself in its place, as it would in window 1. Every frame of the window comes out, (B, T, 3, h, w) -> (B, T, 3, 2h, 2w), or only
-the positions the caller asks it to produce (`forward`'s `produce`); the others are context.
+itself in its place, as it would in window 1.
+
+Every frame of the window comes out, (B, T, 3, h, w) -> (B, T, 3, 2h, 2w), or only the
+positions the caller asks it to produce (`forward`'s `produce`); the others are context.
 """
 
 from __future__ import annotations

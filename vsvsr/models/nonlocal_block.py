@@ -53,11 +53,11 @@ class NonLocalBlock3d(nn.Module):
     def forward(self, x: torch.Tensor, gates: torch.Tensor | None = None) -> torch.Tensor:
         """x: (B, C, T, H, W) -> the same shape. `gates` ((B, T, T, H, W), reach_gate.py; local
         pairwise only) weigh each query's keys in every other frame."""
+        if gates is not None and self.pairwise != "local":
+            raise ValueError(f"neighbour gates need the local pairwise function, not {self.pairwise!r}")
         b, c, t, h, w = x.shape
         flat = x.reshape(b, c, t * h * w)  # (B, C, N)
         theta, phi, g = (pointwise(conv, flat) for conv in (self.theta, self.phi, self.g))  # (B, C', N) each
-        if gates is not None and self.pairwise != "local":
-            raise ValueError(f"neighbour gates need the local pairwise function, not {self.pairwise!r}")
         if self.pairwise == "dot":
             y = _dot_product_linear(theta, phi, g)
         elif self.pairwise == "embedded_gaussian":

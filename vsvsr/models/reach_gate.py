@@ -7,14 +7,15 @@ other content where they look and mix it in; on the unseen set's camera clips th
 loses up to 0.3 dB to the same weights run with window 1 (weights/MODEL_CARD.md, session 10). A
 learned gate on the neighbours did not learn to close there (session 9).
 
-This gate is measured, not learned. For every place p of frame t and every other frame u of
-the window it asks whether u holds t's patch within `reach` LR pixels: the smallest mean
-absolute difference of (lightly blurred) luma over the patch, across the integer shifts up to
-`reach`. A mismatch at or below `levels[0]` (8-bit levels) opens the gate (1), at or above
-`levels[1]` closes it (0), linearly between. Where it is closed every temporal layer sees frame t
-itself in u's place, which is what it sees in a static window (window 1, and so the output
-there is window 1's); where it is open the layers see the window as trained. The blur lets a
-sub-pixel move, which the window gains most from, still count as a match.
+This gate is measured, not learned. For every place p of frame t it asks whether frame t+1
+holds t's patch within `reach` LR pixels: the smallest mean absolute difference of (lightly
+blurred) luma over the patch, across the integer shifts up to `reach`. A mismatch at or below
+the generator's `reach_match` (8-bit levels) opens the gate (1), at or above `reach_miss`
+closes it (0), linearly between; frames farther apart get the least open gate of the steps
+between them (`reach_gates`). Where a gate is closed every temporal layer sees frame t itself
+in the other frame's place, which is what it sees in a static window (window 1, and so the
+output there is window 1's); where it is open the layers see the window as trained. The blur
+lets a sub-pixel move, which the window gains most from, still count as a match.
 """
 
 from __future__ import annotations
