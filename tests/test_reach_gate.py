@@ -84,6 +84,21 @@ def test_gate_travels_in_the_weight_file(tmp_path):
         assert torch.equal(model(frames), loaded(frames))
 
 
+def test_gated_model_trains_under_bf16_autocast():
+    """Training's mixed precision on CPUs with native bf16: the float32 gates meet bf16
+    features, and the result stays the float32 model's to bf16's precision."""
+    torch.manual_seed(0)
+    model = perturb_nonlocal(models.build("lite", neighbour_reach=1))
+    frames = torch.rand(1, 3, 3, 16, 20)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = model(frames)
+    mixed.float().mean().backward()
+    with torch.no_grad():
+        exact = model(frames)
+    assert model.expand.weight.grad is not None
+    assert (mixed.float() - exact).abs().max() < 0.05
+
+
 @pytest.mark.parametrize("params, message", [
     ({"arch": "residual", "pairwise": "dot"}, "pairwise='local'"),
     ({"arch": "lite", "reach_match": 20.0, "reach_miss": 10.0}, "must be below"),

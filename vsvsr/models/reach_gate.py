@@ -97,7 +97,10 @@ def gated_temporal_conv(conv: nn.Conv3d, x: torch.Tensor, gates: torch.Tensor, p
     t = x.shape[2]
     first, last = produce.start, produce.stop
     held = F.pad(x, (0, 0, 0, 0, 1, 1), mode="replicate")  # held edge frames are the frame itself
-    own = x[:, :, first:last]
+    own = held[:, :, first + 1 : last + 1]
+    # One dtype for lerp: CPU autocast pads in float32 whatever it is given, and the gates come
+    # from the float32 LR frames while a half-precision model's features do not.
+    gates = gates.to(held.dtype)
     before = torch.stack([gates[:, i, max(i - 1, 0)] for i in produce], 1)[:, None]  # (B, 1, K, h, w)
     after = torch.stack([gates[:, i, min(i + 1, t - 1)] for i in produce], 1)[:, None]
     previous = torch.lerp(own, held[:, :, first:last], before)
