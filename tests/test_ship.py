@@ -119,6 +119,19 @@ def test_a_failed_bar_ships_nothing(clips, run, tmp_path):
     assert (tmp_path / "report" / "shipset-x4-mpeg2" / "index.html").is_file()  # the reports are written regardless
 
 
+def test_below_bars_ships_and_says_which_bars_it_misses(clips, run, tmp_path, monkeypatch):
+    monkeypatch.setattr(ship, "check_bars", lambda *a: [ship.Bar("x2 gain", "+1.00 dB", False), ship.Bar("tLP", "ok", True)])
+    model = fixture_weights(tmp_path / "model.safetensors", window=5)
+    out, reference = tmp_path / "weights", tmp_path / "reference"
+    out.mkdir()
+    ship.ship(model, "lite", run, tmp_path / "report", previous=None, sets=(str(clips),), out_dir=out,
+              reference_dir=reference, below_bars=True)  # fmt: skip
+    assert weights.load(out / "lite.safetensors").descriptor.metrics["bars_missed"] == ["x2 gain"]
+    card = (out / "lite.md").read_text().splitlines()
+    assert card[1] == "**Ships below 1 of its 2 bars** (`ship --below-bars`): x2 gain (+1.00 dB). See Bars."
+    assert (reference / "lite.safetensors").is_file()
+
+
 def test_passing_bars_ship_fp16_weights_card_and_reference(clips, run, tmp_path, monkeypatch):
     # The bars themselves are tested above; here every bar passes, to check what is written.
     monkeypatch.setattr(ship, "check_bars", lambda *a: [ship.Bar("everything", "fine", True)])
@@ -134,7 +147,7 @@ def test_passing_bars_ship_fp16_weights_card_and_reference(clips, run, tmp_path,
     d = shipped.descriptor
     assert d.trained and d.steps == 50 and d.window == 5
     keys = {f"shipset-x{s}-{c}" for s in (2, 4) for c in ("none", "h264", "mpeg2")}
-    assert set(d.metrics) == keys | {"how"}
+    assert set(d.metrics) == keys | {"how", "bars_missed"} and d.metrics["bars_missed"] == []
     assert set(d.metrics["shipset-x2-none"]) == {"bicubic", "lanczos", "lite", "previous today", "lite, window 1"}
     assert set(d.metrics["shipset-x4-h264"]) == {"bicubic", "lanczos", "lite", "previous today"}
 
