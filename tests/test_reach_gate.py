@@ -74,6 +74,15 @@ def test_closed_gates_are_window_1():
     assert (window - alone).abs().max() > 1e-2  # the window itself does differ
 
 
+def test_a_lone_frame_has_nothing_to_gate():
+    """Window 1 (or a one-frame clip) through a gated model is the plain model's window 1."""
+    torch.manual_seed(0)
+    model = perturb_nonlocal(models.build("lite")).eval()
+    frame = torch.rand(1, 1, 3, 16, 20)
+    with torch.no_grad():
+        assert torch.equal(gated_twin(model, (10.0, 20.0))(frame), model(frame))
+
+
 def test_gate_travels_in_the_weight_file(tmp_path):
     torch.manual_seed(0)
     model = perturb_nonlocal(models.build("lite", neighbour_reach=1, reach_match=4.0, reach_miss=8.0)).eval()

@@ -150,7 +150,9 @@ class SpatioTemporalGenerator(nn.Module):
         h, w = clip.shape[-2:]
         m = self.unshuffle
         clip = F.pad(clip, (0, (-w) % m, 0, (-h) % m, 0, 0), mode="replicate")
-        gates = reach_gates(clip, self.neighbour_reach, self.reach_levels) if self.neighbour_reach else None
+        # A lone frame has no neighbours to gate (window 1, a one-frame clip).
+        gated = self.neighbour_reach and clip.shape[2] > 1
+        gates = reach_gates(clip, self.neighbour_reach, self.reach_levels) if gated else None
         clip = fold(self._front(clip, gates), m)
         feat = self._temporal_features(clip, produced, fold_gates(gates, m) if gates is not None else None)
         feat = feat + self.reconstruct(self.trunk(feat))
