@@ -361,14 +361,15 @@ def ship(model_path: Path, name: str, run: Path, report_dir: Path, *, bars: Bars
 
 
 def _previous(previous: str | Path | None) -> tuple[torch.nn.Module | None, str]:
-    """The model shipping today and its label in the tables ("shipped lite"), if any."""
+    """The model shipping today and its label in the tables ("previous lite"), if any."""
     if previous is None:
         return None, ""
     if Path(previous).suffix == ".safetensors":
         return weights.load(previous), f"previous {Path(previous).stem}"
     if str(previous) not in weights.shipped():
         return None, ""
-    return weights.load(str(previous)), f"shipped {previous}"
+    # "previous": once `name` ships, the model it was compared with is no longer the shipped one.
+    return weights.load(str(previous)), f"previous {previous}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
