@@ -120,7 +120,8 @@ def test_a_failed_bar_ships_nothing(clips, run, tmp_path):
 
 
 def test_below_bars_ships_and_says_which_bars_it_misses(clips, run, tmp_path, monkeypatch):
-    monkeypatch.setattr(ship, "check_bars", lambda *a: [ship.Bar("x2 gain", "+1.00 dB", False), ship.Bar("tLP", "ok", True)])
+    found = [ship.Bar("x2 gain", "+1.00 dB", False), ship.Bar("tLP", "ok", True)]
+    monkeypatch.setattr(ship, "check_bars", lambda *a: found)
     model = fixture_weights(tmp_path / "model.safetensors", window=5)
     out, reference = tmp_path / "weights", tmp_path / "reference"
     out.mkdir()

@@ -299,8 +299,8 @@ def ship(model_path: Path, name: str, run: Path, report_dir: Path, *, bars: Bars
          previous: str | Path | None = "lite", sets: tuple[str, ...] = SETS, out_dir: Path = WEIGHTS_DIR,
          reference_dir: Path = REFERENCE_DIR, dry_run: bool = False, below_bars: bool = False) -> list[Bar]:  # fmt: skip
     """Measure `model_path` as it would ship and, unless `dry_run` or a bar fails (and not
-    `below_bars`), write it, its card and its reference output. `previous`: the model shipping today (a shipped name or
-    a file; None, or a name that ships nothing: no comparison). The bars are measured on
+    `below_bars`), write it, its card and its reference output. `previous`: the model shipping
+    today (a shipped name or a file; None, or a name that ships nothing: no comparison). The bars are measured on
     `sets[0]`. Returns the bars as measured."""
     model = weights.load(model_path)
     if not model.descriptor.trained:
