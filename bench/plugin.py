@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/plugin.py                    # lite (shipped, else a fresh one), CPU
     .venv/bin/python bench/plugin.py --weights m.safetensors --device cuda
+    .venv/bin/python bench/plugin.py --weights a.safetensors b.safetensors   # speed side by side
 
 Prints, at 960x540 input (x2):
 - output fps through VapourSynth (vsr.SRGAN, frames requested concurrently as vspipe does)
@@ -18,6 +19,9 @@ settings: torch, ONNX Runtime (backend="ort") and OpenVINO (backend="ov", fp32 a
 as s per output megapixel and its largest difference from torch's pictures.
 
     .venv/bin/python bench/plugin.py --backends --frames 12
+
+With several --weights, only their speed through vsr.SRGAN on one clip, interleaved round by
+round so that the machine's drift touches every file alike (how two models' speeds compare).
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ core = vs.core
 
 def model_file(args: argparse.Namespace, folder: Path) -> tuple[str, str]:
     if args.weights:
-        return args.weights, args.weights
+        return args.weights[0], args.weights[0]
     if weights.DEFAULT_MODEL in weights.shipped():
         return str(weights.resolve(weights.DEFAULT_MODEL)), weights.DEFAULT_MODEL
     torch.manual_seed(0)
@@ -78,15 +82,20 @@ def fetch_all(clip: vs.VideoNode, count: int, in_flight: int) -> float:
     return time.perf_counter() - start
 
 
+def through_vapoursynth(src: vs.VideoNode, path: str, settings: dict) -> float:
+    """Seconds for vsr.SRGAN to produce all of `src`, from a fresh clip (nothing cached from an
+    earlier run), with as many frames in flight as VapourSynth has threads."""
+    return fetch_all(SRGAN(src, weights=path, **settings), src.num_frames, core.num_threads)
+
+
 def speed_rows(path: str, settings: dict, frames: int) -> list[str]:
     src = moving_clip(960, 540, frames)
     engine = engine_for(path, Settings(**settings), 1)  # the engine vsr.SRGAN uses (cached)
     fetch_all(SRGAN(src[:1], weights=path, **settings), 1, 1)  # warm-up: kernel selection
     runs = []  # best of two, like the raw forward below: this machine's speed drifts by 10-20%
     for _ in range(2):
-        out = SRGAN(src, weights=path, **settings)  # a fresh clip: nothing cached from the last run
         before = engine.frames_evaluated
-        runs.append(fetch_all(out, frames, core.num_threads))
+        runs.append(through_vapoursynth(src, path, settings))
         evaluated = engine.frames_evaluated - before
     seconds = min(runs)
 
@@ -125,6 +134,27 @@ def speed_rows(path: str, settings: dict, frames: int) -> list[str]:
         f"of one window = {t_tiled / t_untiled:.2f}x (goal: at most 1.3x)",
         f"precision {cfg.precision}, device {cfg.device}, channels-last {cfg.channels_last}, window {cfg.window}",
     ]
+
+
+def compare_rows(paths: list[str], settings: dict, frames: int, rounds: int) -> list[str]:
+    """Several weights files through vsr.SRGAN on the same clip, interleaved: each round runs
+    every file once, so a machine's drift (10-20% over minutes here) touches every file alike.
+    Each file's best and worst round, and its best against the first file's best."""
+    src = moving_clip(960, 540, frames)
+    for path in paths:
+        fetch_all(SRGAN(src[:1], weights=path, **settings), 1, 1)  # warm-up: kernel selection
+    seconds: dict[str, list[float]] = {path: [] for path in paths}
+    for _ in range(rounds):
+        for path in paths:
+            seconds[path].append(through_vapoursynth(src, path, settings) / frames)
+    out_mp = 1920 * 1080 / 1e6
+    first = min(seconds[paths[0]])
+    rows = [f"| weights, 960x540 -> 1920x1080, {frames} frames, {rounds} rounds interleaved | s per output MP, "
+            f"best | worst | best against the first |", "|---|---:|---:|---:|"]  # fmt: skip
+    for path, runs in seconds.items():
+        rows.append(f"| {path} | {min(runs) / out_mp:.3f} | {max(runs) / out_mp:.3f} | {min(runs) / first:.2f}x |")
+    rows += ["", f"{core.num_threads} VapourSynth threads; settings {settings or 'the engine defaults'}"]
+    return rows
 
 
 def best_of(fn, repeats: int = 2) -> float:
@@ -205,7 +235,10 @@ def backend_rows(path: str, frames: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--weights", help="weights file (default: the shipped default model, else a fresh lite)")
+    parser.add_argument("--weights", nargs="+", metavar="FILE",
+                        help="weights file (default: the shipped default model, else a fresh lite); with several, "
+                        "only their speed through vsr.SRGAN, side by side and interleaved")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the side-by-side speed table (default 3)")
     parser.add_argument("--device", default=None, help="cpu or cuda (default: CUDA when available)")
     parser.add_argument("--precision", default=None, help="fp32, fp16 or bf16 (default: the engine's)")
     parser.add_argument("--frames", type=int, default=15, help="frames for the fps measurement (default 15)")
@@ -214,6 +247,11 @@ def main() -> None:
     args = parser.parse_args()
     settings = {k: v for k, v in (("device", args.device), ("precision", args.precision)) if v}
 
+    if args.weights and len(args.weights) > 1:
+        print(f"torch {torch.__version__}; VapourSynth R{core.core_version.release_major}")
+        print()
+        print("\n".join(compare_rows(args.weights, settings, args.frames, args.rounds)))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         path, label = model_file(args, Path(tmp))
         print(f"model: {label}; torch {torch.__version__}; VapourSynth R{core.core_version.release_major}")
