@@ -31,7 +31,8 @@ LUMA = (0.299, 0.587, 0.114)  # BT.601 weights; the gate needs a brightness, not
 
 def _box(x: torch.Tensor, size: int) -> torch.Tensor:
     """Mean over size x size neighbourhoods of (N, C, h, w) maps, edges replicated; separable,
-    as sums of shifted slices (a third of avg_pool2d's time on the CPU at the gate's sizes)."""
+    as sums of shifted slices, which on the CPU run several times faster than avg_pool2d at the
+    gate's sizes (bench/plugin.py --weights shows what the gate costs a whole model)."""
     r = size // 2
     h, w = x.shape[-2:]
     x = F.pad(x, (r, r, r, r), mode="replicate")
@@ -54,9 +55,9 @@ def mismatch(clip: torch.Tensor, reach: int) -> torch.Tensor:
     current = y[:, : t - 1]  # each consecutive pair's first frame: (B, T-1, h, w), frames as channels
     following = F.pad(y[:, 1:t], (reach,) * 4, mode="replicate")
     side = 2 * reach + 1
-    # Every pair and shift as one (B, (T-1) * shifts, h, w) map, so the patch means are two pooling
-    # calls, not two per pair and shift (72 small calls took 8% of lite's forward at the engine's
-    # tile batch); plain (N, C, H, W) ops, which every exporter takes.
+    # Every pair and shift as one (B, (T-1) * shifts, h, w) map, so one box filter takes all the
+    # patch means rather than one filter per pair and shift (72 small pooling calls per forward of
+    # lite's tile batch before); plain (N, C, H, W) ops, which every exporter takes.
     shifted = [(current - following[:, :, dy : dy + h, dx : dx + w]).abs() for dy in range(side) for dx in range(side)]
     means = _box(torch.stack(shifted, 2).reshape(b, (t - 1) * side * side, h, w), PATCH)
     return means.reshape(b, t - 1, side * side, h, w).amin(2)
