@@ -12,7 +12,7 @@ over the inputs, in a fresh process with the peak mark reset (Linux /proc), so a
 earlier rows or of the imports cannot hide it.
 Table 3: what the neighbour reach gate (models/reach_gate.py) costs lite, as the engine calls
 it (a batch of 16 tiles of 64 LR pixels, 5-frame windows producing their 3 inside frames), the
-plain and the gated forward interleaved, in fp32.
+plain and the gated forward interleaved, in fp32 and bf16.
 """
 
 from __future__ import annotations
@@ -138,21 +138,23 @@ def nonlocal_rows(repeats: int) -> list[str]:
 
 def gate_rows(repeats: int) -> list[str]:
     torch.manual_seed(0)
-    plain = models.build("lite").eval()
-    gated = models.build("lite", neighbour_reach=1).eval()
-    gated.load_state_dict(plain.state_dict())
     x = torch.rand(16, T, 3, 64, 64)
     produced_mp = 16 * 3 * 64 * 64 / 1e6
-    best = {"plain": float("inf"), "gated": float("inf")}
-    with torch.inference_mode():
-        plain(x, slice(1, 4)), gated(x, slice(1, 4))
-        for _ in range(repeats):  # interleaved, so both see the same machine
-            for name, model in (("plain", plain), ("gated", gated)):
-                start = time.perf_counter()
-                model(x, slice(1, 4))
-                best[name] = min(best[name], time.perf_counter() - start)
-    rows = ["| lite, fp32 | s / produced LR MP | ratio |", "|---|---:|---:|"]
-    rows += [f"| {name} | {t / produced_mp:.2f} | {t / best['plain']:.2f}x |" for name, t in best.items()]
+    rows = ["| lite | s / produced LR MP | gated against plain |", "|---|---:|---:|"]
+    for precision, dtype in PRECISIONS.items():
+        plain = models.build("lite").eval()
+        gated = models.build("lite", neighbour_reach=1).eval()
+        gated.load_state_dict(plain.state_dict())
+        plain, gated = plain.to(dtype), gated.to(dtype)
+        best = {"plain": float("inf"), "gated": float("inf")}
+        with torch.inference_mode():
+            plain(x, slice(1, 4)), gated(x, slice(1, 4))
+            for _ in range(repeats):  # interleaved, so both see the same machine
+                for name, model in (("plain", plain), ("gated", gated)):
+                    start = time.perf_counter()
+                    model(x, slice(1, 4))
+                    best[name] = min(best[name], time.perf_counter() - start)
+        rows += [f"| {name}, {precision} | {t / produced_mp:.2f} | {t / best['plain']:.2f}x |" for name, t in best.items()]
     return rows
 
 

@@ -74,6 +74,36 @@ def test_closed_gates_are_window_1():
     assert (window - alone).abs().max() > 1e-2  # the window itself does differ
 
 
+def lerped_conv(conv: torch.nn.Conv3d, x: torch.Tensor, gates: torch.Tensor, produce: range) -> torch.Tensor:
+    """The gated convolution as defined: each output frame's three inputs built one by one."""
+    t = x.shape[2]
+    outputs = []
+    for i in produce:
+        before, after = x[:, :, max(i - 1, 0)], x[:, :, min(i + 1, t - 1)]
+        own = x[:, :, i]
+        inputs = [torch.lerp(own, before, gates[:, None, i, max(i - 1, 0)]), own,
+                  torch.lerp(own, after, gates[:, None, i, min(i + 1, t - 1)])]  # fmt: skip
+        outputs.append(torch.nn.functional.conv3d(torch.stack(inputs, 2), conv.weight, conv.bias, padding=(0, 1, 1)))
+    return torch.cat(outputs, 2)
+
+
+@pytest.mark.parametrize("produce", [range(5), range(1, 4), range(0, 2), range(3, 5)])
+def test_partly_open_gates_convolve_the_gated_neighbours(produce):
+    """The gated 3-frame convolution, computed from the gated steps between frames, equals its
+    definition on the lerped neighbours wherever the gates are between 0 and 1 and at both
+    held edges of the window."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv3d(4, 6, (3, 3, 3), padding=(0, 1, 1))
+    x = torch.rand(2, 4, 5, 9, 11)
+    gates = reach_gate.reach_gates(torch.rand(2, 3, 5, 9, 11), 1, (5.0, 25.0))
+    steps = torch.stack([gates[:, i, i + 1] for i in range(4)])
+    assert ((steps > 0) & (steps < 1)).float().mean() > 0.8  # mostly part open
+    with torch.no_grad():
+        fast = reach_gate.gated_temporal_conv(conv, x, gates, produce)
+        assert fast.shape == (2, 6, len(produce), 9, 11)
+        assert (fast - lerped_conv(conv, x, gates, produce)).abs().max() < 1e-5
+
+
 def test_a_lone_frame_has_nothing_to_gate():
     """Window 1 (or a one-frame clip) through a gated model is the plain model's window 1."""
     torch.manual_seed(0)

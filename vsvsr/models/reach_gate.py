@@ -73,18 +73,17 @@ def reach_gates(clip: torch.Tensor, reach: int, levels: tuple[float, float]) -> 
     which keeps the cost at T-1 comparisons instead of T(T-1)."""
     low, high = levels
     steps = ((high - mismatch(clip, reach)) / (high - low)).clamp(0, 1)  # (B, T-1, h, w)
-    t = clip.shape[2]
+    b, t = steps.shape[0], clip.shape[2]
+    # Frame i against each later j: the running minimum of the steps i .. j-1.
+    apart = {}
+    for i in range(t - 1):
+        gate = steps[:, i]
+        for j in range(i + 1, t):
+            gate = gate if j == i + 1 else torch.minimum(gate, steps[:, j - 1])
+            apart[i, j] = gate
     ones = torch.ones_like(steps[:, 0])
-    rows = []
-    for i in range(t):
-        row = []
-        for j in range(t):
-            if i == j:
-                row.append(ones)
-            else:
-                row.append(steps[:, min(i, j) : max(i, j)].amin(1))
-        rows.append(torch.stack(row, 1))
-    return torch.stack(rows, 1)
+    every = [ones if i == j else apart[min(i, j), max(i, j)] for i in range(t) for j in range(t)]
+    return torch.stack(every, 1).view(b, t, t, *steps.shape[-2:])
 
 
 def fold_gates(gates: torch.Tensor, m: int) -> torch.Tensor:
@@ -96,21 +95,30 @@ def fold_gates(gates: torch.Tensor, m: int) -> torch.Tensor:
 
 
 def gated_temporal_conv(conv: nn.Conv3d, x: torch.Tensor, gates: torch.Tensor, produce: range) -> torch.Tensor:
-    """A 3-frame convolution (time kernel 3, no time padding) at the window positions `produce`
-    of (B, C, T, h, w) features, edge frames held, with each output frame t reading
-    x_t + g[t, t-1] (x_{t-1} - x_t) and x_t + g[t, t+1] (x_{t+1} - x_t) for its neighbours.
-    With every gate 1 it equals the plain convolution of the held clip. (B, O, K, h, w)."""
+    """A 3-frame convolution W = (W_-, W_0, W_+) (time kernel 3, no time padding) at the window
+    positions `produce` of (B, C, T, h, w) features, edge frames held, with each output frame t
+    reading its neighbours through the gates: x_t + g[t, t-1] (x_{t-1} - x_t) before it and
+    x_t + g[t, t+1] (x_{t+1} - x_t) after it. With every gate 1 it is the plain convolution of
+    the held clip, with every gate 0 that of the frame alone. (B, O, K, h, w).
+
+    Neighbours share one gate in both directions (reach_gates: g[t, t+1] = g[t+1, t] = s_t), so
+    with the gated steps D_t = s_t (x_{t+1} - x_t) the convolution is, by its linearity,
+
+        y_t = (W_- + W_0 + W_+) * x_t + W_+ * D_t - W_- * D_{t-1}:
+
+    one frame-by-frame convolution of the K frames and one 2-frame convolution of the K + 1
+    steps around them (D is 0 beyond a held edge), rather than one over 3K gated copies of the
+    frames (the lerped triples): the same numbers up to rounding, with no interleaved copy and
+    convolutions that slide over their frames, which lite's full-resolution front (16 channels)
+    felt most (bench/models.py, table 3, measures what the gate costs the whole forward)."""
     t = x.shape[2]
     first, last = produce.start, produce.stop
-    held = F.pad(x, (0, 0, 0, 0, 1, 1), mode="replicate")  # held edge frames are the frame itself
-    own = held[:, :, first + 1 : last + 1]
-    # One dtype for lerp: CPU autocast pads in float32 whatever it is given, and the gates come
-    # from the float32 LR frames while a half-precision model's features do not.
-    gates = gates.to(held.dtype)
-    before = torch.stack([gates[:, i, max(i - 1, 0)] for i in produce], 1)[:, None]  # (B, 1, K, h, w)
-    after = torch.stack([gates[:, i, min(i + 1, t - 1)] for i in produce], 1)[:, None]
-    previous = torch.lerp(own, held[:, :, first:last], before)
-    following = torch.lerp(own, held[:, :, first + 2 : last + 2], after)
-    # Each output frame's three inputs side by side in time; stride 3 reads one triple per output.
-    triples = torch.stack([previous, own, following], 3).flatten(2, 3)  # (B, C, 3K, h, w)
-    return F.conv3d(triples, conv.weight, conv.bias, stride=(3, 1, 1), padding=(0, 1, 1))
+    lo, hi = max(first - 1, 0), min(last, t - 1)  # the steps D_lo .. D_{hi-1} inside the window
+    # One dtype for the product: CPU autocast runs some ops in float32 whatever they are given,
+    # and the gates come from the LR frames while a half-precision model's features do not.
+    steps = torch.stack([gates[:, i, i + 1] for i in range(lo, hi)], 1)[:, None].to(x.dtype)  # (B, 1, S, h, w)
+    gated_steps = (x[:, :, lo + 1 : hi + 1] - x[:, :, lo:hi]) * steps
+    gated_steps = F.pad(gated_steps, (0, 0, 0, 0, lo - (first - 1), last - hi))  # D_{first-1} .. D_{last-1}
+    before, own, after = conv.weight.unbind(2)
+    frames = F.conv3d(x[:, :, first:last], (before + own + after)[:, :, None], conv.bias, padding=(0, 1, 1))
+    return frames + F.conv3d(gated_steps, torch.stack([-before, after], 2), None, padding=(0, 1, 1))
