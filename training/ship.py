@@ -296,16 +296,24 @@ def card(name: str, model: torch.nn.Module, run: Path, tables: dict[str, dict[st
 
 
 def ship(model_path: Path, name: str, run: Path, report_dir: Path, *, bars: Bars = Bars(),
-         previous: str | Path | None = "lite", sets: tuple[str, ...] = SETS, out_dir: Path = WEIGHTS_DIR,
-         reference_dir: Path = REFERENCE_DIR, dry_run: bool = False, below_bars: bool = False) -> list[Bar]:  # fmt: skip
+         previous: str | Path | None = "lite", also: tuple[str | Path, ...] = (), sets: tuple[str, ...] = SETS,
+         out_dir: Path = WEIGHTS_DIR, reference_dir: Path = REFERENCE_DIR, dry_run: bool = False,
+         below_bars: bool = False) -> list[Bar]:  # fmt: skip
     """Measure `model_path` as it would ship and, unless `dry_run` or a bar fails (and not
     `below_bars`), write it, its card and its reference output. `previous`: the model shipping
-    today (a shipped name or a file; None, or a name that ships nothing: no comparison). The bars are measured on
+    today (a shipped name or a file; None, or a name that ships nothing: no comparison); `also`:
+    more shipped names or files beside it in the first set's tables, in no bar (the model a
+    retrained one replaces, when the bars compare it with another). The bars are measured on
     `sets[0]`. Returns the bars as measured."""
     model = weights.load(model_path)
     if not model.descriptor.trained:
         raise UserError(f"{model_path} is not trained (descriptor.trained is false); ship trained weights only")
     before, before_name = _previous(previous)  # loaded first: shipping `name` may replace it
+    beside = [_previous(other) for other in also]
+    if any(model is None for model, _ in beside):
+        raise UserError(f"--also: {', '.join(map(str, also))}: each must be a shipped model or a weights file")
+    if before is not None:
+        beside.insert(0, (before, before_name))
     primary = sets[0]
     with tempfile.TemporaryDirectory(prefix="vsvsr-ship-") as tmp:
         candidate = weights.save(model, Path(tmp, f"{name}.safetensors"), dtype=torch.float16)
@@ -317,8 +325,8 @@ def ship(model_path: Path, name: str, run: Path, report_dir: Path, *, bars: Bars
                 for scale in SCALES:
                     settings = EvalSettings(scale, "bicubic", data, compression, baselines=BASELINES)
                     methods = [baseline_method(b, scale) for b in BASELINES] + [model_method(shipped, settings, name)]
-                    if data == primary and before is not None:
-                        methods.append(model_method(before, settings, before_name))
+                    if data == primary:
+                        methods += [model_method(other, settings, label) for other, label in beside]
                     if data == primary and scale == 2 and compression == bars.compression:
                         methods.append(model_method(shipped, settings, window_1(name), window=1))
                     key = condition_key(data, scale, compression)
@@ -381,6 +389,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--previous", default="lite", metavar="NAME|PATH|none",
                         help="the model shipping today, compared in every table of the first set (default: the "
                              "shipped lite; none: no comparison)")  # fmt: skip
+    parser.add_argument("--also", nargs="+", default=(), metavar="NAME|PATH",
+                        help="more models in the first set's tables, in no bar (e.g. the lite_real a retrained "
+                             "lite_real replaces, while --previous lite sets its bars)")  # fmt: skip
     parser.add_argument("--report", type=Path, default=None, help="where the reports go (default: out/ship/NAME)")
     parser.add_argument("--data", default=",".join(SETS), metavar="SETS",
                         help=f"evaluation sets or folders, comma-separated; the bars use the first (default: {','.join(SETS)})")  # fmt: skip
@@ -405,7 +416,7 @@ def run(args: argparse.Namespace) -> int:
     report_dir = args.report or Path("out/ship") / args.name
     previous = None if args.previous == "none" else args.previous
     found = ship(args.weights, args.name, args.run, report_dir, bars=PROFILES[args.profile], previous=previous,
-                 sets=sets, dry_run=args.dry_run, below_bars=args.below_bars)  # fmt: skip
+                 also=tuple(args.also), sets=sets, dry_run=args.dry_run, below_bars=args.below_bars)  # fmt: skip
     failed = [b.what for b in found if not b.passed]
     if failed and not args.dry_run and not args.below_bars:
         print(f"not shipped: {len(failed)} bar(s) failed: {'; '.join(failed)} (--below-bars ships it regardless)")
