@@ -309,11 +309,10 @@ def ship(model_path: Path, name: str, run: Path, report_dir: Path, *, bars: Bars
     if not model.descriptor.trained:
         raise UserError(f"{model_path} is not trained (descriptor.trained is false); ship trained weights only")
     before, before_name = _previous(previous)  # loaded first: shipping `name` may replace it
-    beside = [_previous(other) for other in also]
-    if any(model is None for model, _ in beside):
-        raise UserError(f"--also: {', '.join(map(str, also))}: each must be a shipped model or a weights file")
-    if before is not None:
-        beside.insert(0, (before, before_name))
+    others = {other: _previous(other) for other in also}
+    if missing := [str(other) for other, (found, _) in others.items() if found is None]:
+        raise UserError(f"--also: {', '.join(missing)}: neither a shipped model nor a weights file")
+    beside = ([(before, before_name)] if before is not None else []) + list(others.values())
     primary = sets[0]
     with tempfile.TemporaryDirectory(prefix="vsvsr-ship-") as tmp:
         candidate = weights.save(model, Path(tmp, f"{name}.safetensors"), dtype=torch.float16)

@@ -116,7 +116,8 @@ def gated_temporal_conv(conv: nn.Conv3d, x: torch.Tensor, gates: torch.Tensor, p
     lo, hi = max(first - 1, 0), min(last, t - 1)  # the steps D_lo .. D_{hi-1} inside the window
     # One dtype for the product: CPU autocast runs some ops in float32 whatever they are given,
     # and the gates come from the LR frames while a half-precision model's features do not.
-    steps = torch.stack([gates[:, i, i + 1] for i in range(lo, hi)], 1)[:, None].to(x.dtype)  # (B, 1, S, h, w)
+    # g[t, t+1] for every t: the gates' first superdiagonal, a view (B, 1, T-1, h, w).
+    steps = gates.diagonal(offset=1, dim1=1, dim2=2).permute(0, 3, 1, 2)[:, None, lo:hi].to(x.dtype)
     gated_steps = (x[:, :, lo + 1 : hi + 1] - x[:, :, lo:hi]) * steps
     gated_steps = F.pad(gated_steps, (0, 0, 0, 0, lo - (first - 1), last - hi))  # D_{first-1} .. D_{last-1}
     before, own, after = conv.weight.unbind(2)
