@@ -22,6 +22,10 @@ as s per output megapixel and its largest difference from torch's pictures.
 
 With several --weights, only their speed through vsr.SRGAN on one clip, interleaved round by
 round so that the machine's drift touches every file alike (how two models' speeds compare).
+With --batches, only the same for one file at several tile batches (tiles per generator call):
+how the engine's default batch (engine/settings.py, default_batch) was chosen.
+
+    .venv/bin/python bench/plugin.py --batches 16 8 4 2 [--precision fp32]
 """
 
 from __future__ import annotations
@@ -136,25 +140,24 @@ def speed_rows(path: str, settings: dict, frames: int) -> list[str]:
     ]
 
 
-def compare_rows(paths: list[str], settings: dict, frames: int, rounds: int) -> list[str]:
-    """Several weights files through vsr.SRGAN on the same clip, interleaved: each round runs
-    every file once, so a machine's drift (10-20% over minutes here) touches every file alike.
-    Each file's best and worst round, and its best against the first file's best."""
+def compare_rows(variants: list[tuple[str, str, dict]], frames: int, rounds: int) -> list[str]:
+    """Several (label, weights file, settings) through vsr.SRGAN on the same clip, interleaved:
+    each round runs every variant once, so a machine's drift (10-20% over minutes here) touches
+    every variant alike. Each variant's best and worst round, and its best against the first's."""
     src = moving_clip(960, 540, frames)
-    for path in paths:
+    for _, path, settings in variants:
         fetch_all(SRGAN(src[:1], weights=path, **settings), 1, 1)  # warm-up: kernel selection
-    seconds: dict[str, list[float]] = {path: [] for path in paths}
+    seconds: dict[str, list[float]] = {label: [] for label, _, _ in variants}
     for _ in range(rounds):
-        for path in paths:
-            seconds[path].append(through_vapoursynth(src, path, settings) / frames)
+        for label, path, settings in variants:
+            seconds[label].append(through_vapoursynth(src, path, settings) / frames)
     out_mp = 1920 * 1080 / 1e6
-    first = min(seconds[paths[0]])
-    rows = [f"| weights, 960x540 -> 1920x1080, {frames} frames, {rounds} rounds interleaved | s per output MP, "
+    first = min(seconds[variants[0][0]])
+    rows = [f"| 960x540 -> 1920x1080, {frames} frames, {rounds} rounds interleaved | s per output MP, "
             f"best | worst | best against the first |", "|---|---:|---:|---:|"]  # fmt: skip
-    for path, runs in seconds.items():
-        rows.append(f"| {path} | {min(runs) / out_mp:.3f} | {max(runs) / out_mp:.3f} | {min(runs) / first:.2f}x |")
-    rows += ["", f"{core.num_threads} VapourSynth threads; settings {settings or 'the engine defaults'}"]
-    return rows
+    for label, runs in seconds.items():
+        rows.append(f"| {label} | {min(runs) / out_mp:.3f} | {max(runs) / out_mp:.3f} | {min(runs) / first:.2f}x |")
+    return rows + ["", f"{core.num_threads} VapourSynth threads"]
 
 
 def best_of(fn, repeats: int = 2) -> float:
@@ -244,18 +247,27 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=15, help="frames for the fps measurement (default 15)")
     parser.add_argument("--clips", type=int, default=3, help="evaluation clips for PSNR by position (default 3)")
     parser.add_argument("--backends", action="store_true", help="only compare torch, ort and ov (CPU) side by side")
+    parser.add_argument("--batches", nargs="+", type=int, metavar="N",
+                        help="only the speed through vsr.SRGAN with each of these tile batches, side by side")  # fmt: skip
     args = parser.parse_args()
     settings = {k: v for k, v in (("device", args.device), ("precision", args.precision)) if v}
 
     if args.weights and len(args.weights) > 1:
         print(f"torch {torch.__version__}; VapourSynth R{core.core_version.release_major}")
         print()
-        print("\n".join(compare_rows(args.weights, settings, args.frames, args.rounds)))
+        print("\n".join(compare_rows([(p, p, settings) for p in args.weights], args.frames, args.rounds)))
+        print(f"settings {settings or 'the engine defaults'}")
         return
     with tempfile.TemporaryDirectory() as tmp:
         path, label = model_file(args, Path(tmp))
         print(f"model: {label}; torch {torch.__version__}; VapourSynth R{core.core_version.release_major}")
         print()
+        if args.batches:
+            variants = [(f"batch {n}", path, {**settings, "batch": n}) for n in args.batches]
+            print("\n".join(compare_rows(variants, args.frames, args.rounds)))
+            default = engine_for(path, Settings(**settings), 1).settings
+            print(f"precision {default.precision}, tile {default.tile}; the engine's default batch here: {default.batch}")
+            return
         if args.backends:
             print("\n".join(backend_rows(path, args.frames)))
             return

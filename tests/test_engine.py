@@ -10,7 +10,7 @@ import torch
 import vsvsr.models as models
 from conftest import perturb_nonlocal
 from vsvsr.engine import Engine, Settings, TileGrid, WindowGrid, resolve
-from vsvsr.engine.settings import default_precision
+from vsvsr.engine.settings import default_batch, default_precision
 from vsvsr.weights import descriptor_of
 
 
@@ -254,6 +254,25 @@ def test_precision_defaults_and_low_precision_closeness(model):
     assert model.expand.weight.dtype == torch.float32  # the caller's model is untouched
 
 
+def test_default_batch_keeps_a_cpu_call_within_the_caches_and_a_given_batch_wins():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert default_batch(cpu, 64, "fp32") == 8 and default_batch(cpu, 64, "bf16") == 16  # half the bytes
+    assert default_batch(cpu, 128, "fp32") == 2 and default_batch(cpu, 1024, "fp32") == 1
+    assert default_batch(cpu, 16, "fp32") == 16  # small tiles: no more than CUDA's
+    assert default_batch(cuda, 1024, "fp16") == 16
+    lite = descriptor_of(models.build("lite"))  # tile 64
+    assert resolve(Settings(device="cpu", precision="fp32"), lite).batch == 8
+    assert resolve(Settings(device="cpu", precision="fp32", tile=128), lite).batch == 2
+    assert resolve(Settings(device="cpu", precision="fp32", batch=3), lite).batch == 3
+
+
+def test_batch_changes_calls_not_pictures(model):
+    frames = clip_frames(5, 40, 72)
+    one = Engine(model, Settings(tile=16, overlap=2, batch=1, precision="fp32"))
+    many = Engine(model, Settings(tile=16, overlap=2, batch=7, precision="fp32"))
+    assert torch.allclose(one.upscale_window(frames), many.upscale_window(frames), atol=1e-5)
+
+
 @pytest.mark.parametrize(
     "settings, message",
     [
@@ -263,6 +282,7 @@ def test_precision_defaults_and_low_precision_closeness(model):
         (Settings(window=0), "window must be at least 1"),
         (Settings(mode="sideways"), "mode must be one of"),
         (Settings(precision="int8"), "precision must be one of"),
+        (Settings(batch=0), "batch must be at least 1"),
     ],
 )
 def test_settings_errors_name_the_rule(settings, message):

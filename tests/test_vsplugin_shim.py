@@ -23,6 +23,7 @@ VSPIPE = VS_DIR / "vspipe"
 SIGNATURE = (
     "clip:vnode;scale:int:opt;model:data:opt;weights:data:opt;window:int:opt;tile:int:opt;"
     "overlap:int:opt;device:data:opt;precision:data:opt;num_streams:int:opt;threads:int:opt;mode:data:opt;backend:data:opt;"
+    "batch:int:opt;"
 )
 NOT_INSTALLED = "core.vsr is missing: run `make setup` (it installs the plugin shim)"
 
@@ -126,7 +127,7 @@ def test_scales_2_and_4_give_the_right_size_and_frames(env, tmp_path, weights_fi
         assert diff == 0, diff
         # every argument of the signature reaches Python without tripping anything
         core.vsr.SRGAN(src, scale=2, weights=W, window=3, tile=64, overlap=8, device="cpu",
-                       precision="fp32", num_streams=1, threads=1, mode="centre").get_frame(0)
+                       precision="fp32", num_streams=1, threads=1, mode="centre", batch=2).get_frame(0)
         """, weights_file),
         env,
         tmp_path,

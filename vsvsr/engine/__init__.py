@@ -21,7 +21,7 @@ import torch
 from ..weights import descriptor_of
 from .network import NetworkSpec
 from .server import ClipServer, FrameSource, WindowCache
-from .settings import PRECISIONS, Resolved, Settings, default_precision, passes, resolve
+from .settings import PRECISIONS, Resolved, Settings, default_batch, default_precision, passes, resolve
 from .tiles import TileGrid
 from .upscaler import WindowUpscaler
 from .windows import MODES, Window, WindowGrid
@@ -71,5 +71,5 @@ class Engine:
 
 __all__ = [
     "MODES", "PRECISIONS", "ClipServer", "Engine", "FrameSource", "NetworkSpec", "WindowCache", "Resolved", "Settings",
-    "TileGrid", "Window", "WindowGrid", "WindowUpscaler", "default_precision", "passes", "resolve",
+    "TileGrid", "Window", "WindowGrid", "WindowUpscaler", "default_batch", "default_precision", "passes", "resolve",
 ]  # fmt: skip

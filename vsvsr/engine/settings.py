@@ -18,6 +18,13 @@ from .network import NetworkSpec
 from .windows import MODES
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# Bytes of one feature plane per generator call on CPU (batch x tile^2 x element size). A
+# call's activations grow with it, and past this they outgrow the caches: through vsr.SRGAN
+# (bench/plugin.py --batches, lite, 64 px tiles, 2 threads) fp32 ran 1.18x as long per pixel in
+# calls of 16 tiles as in calls of 8 (4: 1.04x), while bf16, half the bytes, ran 16, 8 and 4
+# alike (within 3%). CUDA wants big calls: there the batch is 16.
+CPU_BATCH_BYTES = 8 * 64 * 64 * 4
+CUDA_BATCH = 16
 MAX_PASSES = 2  # the network once, or again on its own output (our x4: the paper's cascade)
 MIN_TILE = 8
 
@@ -31,7 +38,7 @@ class Settings:
     overlap: int | None = None  # LR pixels shared by neighbouring tiles; default: tile // 16, at least 2
     device: str | None = None  # "cpu", "cuda", "cuda:1"; default: CUDA when available
     precision: str | None = None  # "fp32", "fp16", "bf16"; default: see default_precision
-    batch: int = 16  # tiles per generator call (memory bound; batches never mix windows)
+    batch: int | None = None  # tiles per generator call (batches never mix windows); default: default_batch
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,15 @@ def default_precision(device: torch.device) -> str:
     if device.type == "cuda":
         return "fp16"
     return "bf16" if cpu_has_native_bf16() else "fp32"
+
+
+def default_batch(device: torch.device, tile: int, precision: str) -> int:
+    """Tiles per generator call: 16 on CUDA; on CPU as many as fit CPU_BATCH_BYTES (fp32: 8 of
+    64 px, bf16: 16), at least 1 and at most 16."""
+    if device.type == "cuda":
+        return CUDA_BATCH
+    element = PRECISIONS[precision].itemsize
+    return max(1, min(CUDA_BATCH, CPU_BATCH_BYTES // (tile * tile * element)))
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -125,7 +141,7 @@ def resolve(settings: Settings, network: NetworkSpec) -> Resolved:
     overlap = settings.overlap if settings.overlap is not None else max(2, tile // 16)
     if not 0 <= overlap <= tile // 4:
         raise UsageError(f"overlap must be between 0 and tile / 4 ({tile // 4}), not {overlap}")
-    if settings.batch < 1:
+    if settings.batch is not None and settings.batch < 1:
         raise UsageError(f"batch must be at least 1, not {settings.batch}")
 
     device = resolve_device(settings.device)
@@ -140,6 +156,7 @@ def resolve(settings: Settings, network: NetworkSpec) -> Resolved:
     # channels-last was 10-40% slower); on CUDA, channels-last is the layout cuDNN's half-precision
     # (tensor core) kernels take, by NVIDIA's guidance: no GPU run in bench/ has measured it.
     channels_last = device.type == "cuda"
+    batch = settings.batch if settings.batch is not None else default_batch(device, tile, precision)
     return Resolved(scale, window, settings.mode, tile, overlap, device, precision,
-                    settings.batch, channels_last)  # fmt: skip
+                    batch, channels_last)  # fmt: skip
 

@@ -35,7 +35,8 @@
    the registered signature and the forwarding, so the two cannot drift apart. */
 #define SRGAN_OPTIONS(X) \
     X(scale, int) X(model, data) X(weights, data) X(window, int) X(tile, int) X(overlap, int) \
-    X(device, data) X(precision, data) X(num_streams, int) X(threads, int) X(mode, data) X(backend, data)
+    X(device, data) X(precision, data) X(num_streams, int) X(threads, int) X(mode, data) X(backend, data) \
+    X(batch, int)
 
 #define AS_SIGNATURE(name, type) #name ":" #type ":opt;"
 static const char srgan_signature[] = "clip:vnode;" SRGAN_OPTIONS(AS_SIGNATURE);

@@ -34,7 +34,7 @@ from typing import Any, Self
 import torch
 
 from ..atomic import atomic_path, commit
-from ..engine import Resolved, Settings, default_precision
+from ..engine import Resolved, Settings, default_batch, default_precision
 from .render import Effort, SegmentTask
 from .segments import Segment, WorkDir
 from .tools import PipelineError
@@ -54,7 +54,8 @@ class ClusterOptions:
 
 def worker_settings(resolved: Resolved, given: Settings, options: ClusterOptions) -> Resolved:
     """What every worker computes with: the driver's settings, on the CPU or on the GPU Ray
-    assigns it (cuda:0 inside the task), at the precision the user gave or that device's default."""
+    assigns it (cuda:0 inside the task), at the precision and batch the user gave or that
+    device's defaults."""
     if options.gpus_per_worker < 0:
         raise PipelineError(f"--gpus-per-worker must be 0 or more, not {options.gpus_per_worker:g}")
     kind = "cuda" if options.gpus_per_worker else "cpu"
@@ -63,8 +64,9 @@ def worker_settings(resolved: Resolved, given: Settings, options: ClusterOptions
         raise PipelineError(f"with --workers {options.workers} the workers run on {'the GPUs Ray assigns them' if options.gpus_per_worker else 'the CPU'}, "
                             f"not --device {given.device}; {fix}")  # fmt: skip
     device = torch.device(kind)
-    return replace(resolved, device=device, precision=given.precision or default_precision(device),
-                   channels_last=device.type == "cuda")  # fmt: skip
+    precision = given.precision or default_precision(device)
+    return replace(resolved, device=device, precision=precision, channels_last=device.type == "cuda",
+                   batch=given.batch or default_batch(device, resolved.tile, precision))  # fmt: skip
 
 
 @dataclass(frozen=True)
