@@ -46,15 +46,31 @@ def test_grid_produces_every_frame_once_within_its_scene(mode, length, cuts):
         lo, hi = grid.scene_of(n)
         assert all(lo <= f < hi for f in w.frames)  # never crosses a cut
         assert w.frames[w.position(n)] == n
-        if mode == "context" and hi - lo > 1:  # a neighbour on both sides, within the scene
+        if hi - lo >= 5:  # real frames only: a window repeats frames only in a scene shorter than itself
+            assert w.frames == tuple(range(w.start, w.start + 5))
+        if mode == "context" and lo < n < hi - 1:  # a neighbour on both sides, within the scene
             pos = w.position(n)
             assert 1 <= pos <= 3
 
 
-def test_centre_mode_centres_every_frame():
+def test_centre_mode_centres_every_frame_the_scene_allows():
     grid = WindowGrid(10, 5, [], "centre")
     assert grid.window_of(4).frames == (2, 3, 4, 5, 6)
-    assert grid.window_of(0).frames == (0, 0, 0, 1, 2)
+    assert grid.window_of(0).frames == grid.window_of(1).frames == (0, 1, 2, 3, 4)
+    assert grid.window_of(9).frames == (5, 6, 7, 8, 9)
+    assert WindowGrid(10, 5, [8], "centre").window_of(8).frames == (8, 8, 8, 9, 9)  # a 2-frame scene
+
+
+def test_windows_at_a_cut_slide_inside_the_scene_and_keep_their_frames():
+    grid = WindowGrid(20, 5, [7], "context")  # the grid's windows start at -1, 2, 5, 8, ...
+    before, after = grid.window_of(6), grid.window_of(7)
+    assert before.frames == (2, 3, 4, 5, 6) and before.position(6) == 4  # not (5, 6, 6, 6, 6)
+    assert after.frames == (7, 8, 9, 10, 11) and after.position(7) == 0 and after.count == 2  # 7, 8
+    assert grid.window_of(9).frames == (8, 9, 10, 11, 12)  # inside the scene, the grid as it was
+    end = WindowGrid(19, 5, [], "context")
+    last, before_last = end.window_of(18), end.window_of(17)
+    assert last.frames == before_last.frames == (14, 15, 16, 17, 18)  # the last window slid onto the one before
+    assert last.key != before_last.key and (last.first, last.count) == (18, 1)  # still computed on its own
 
 
 # -- temporal behaviour --------------------------------------------------------------------------

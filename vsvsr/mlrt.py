@@ -149,9 +149,13 @@ def _x2(src: vs.VideoNode, props_clip: vs.VideoNode, plan: Plan) -> vs.VideoNode
         return mosaic.std.FrameEval(lambda n, f: _frame(mosaic, grid_at(n, f).window_of(n).frames[d]),
                                     prop_src=neighbours)  # fmt: skip
 
-    network = graph_path(plan.weights, window, produced)
-    th, tw = tiles.tiles[0].h, tiles.tiles[0].w
-    windows = _infer([slot(d) for d in range(window)], network, (tw, th), plan.runtime)
+    slots = [slot(d) for d in range(window)]
+    tile = (tiles.tiles[0].w, tiles.tiles[0].h)
+    windows = _infer(slots, graph_path(plan.weights, window, produced), tile, plan.runtime)
+    # A window slid inside its scene at a cut or a clip's end (windows.py) produces from other
+    # positions: its frames come from a graph that produces every position, which VapourSynth
+    # runs only for the frames that ask for it.
+    slid = _infer(slots, graph_path(plan.weights, window, range(window)), tile, plan.runtime)
     blank = src.std.BlankClip(width=src.width * 2, height=src.height * 2, length=1, keep=True)
 
     def frame_n(n: int, f: list[vs.VideoFrame]) -> vs.VideoNode:
@@ -160,8 +164,10 @@ def _x2(src: vs.VideoNode, props_clip: vs.VideoNode, plan: Plan) -> vs.VideoNode
         for d, frame in zip(range(-layout.reach, layout.reach + 1), f):
             if n + d in win.frames:
                 check_progressive(frame.props, n + d)
-        merge = _Merge(tiles, win.position(n) - layout.lead)
-        one = blank.std.ModifyFrame(clips=[blank, windows[win.first], src[n]], selector=merge)
+        on_grid = produced.start <= win.position(win.first) and win.position(win.first) + win.count <= produced.stop
+        outputs, first = (windows, produced.start) if on_grid else (slid, 0)
+        merge = _Merge(tiles, win.position(n) - first)
+        one = blank.std.ModifyFrame(clips=[blank, outputs[win.first], src[n]], selector=merge)
         return one.std.Loop(times=0)
 
     return blank.std.Loop(times=length).std.FrameEval(frame_n, prop_src=neighbours)

@@ -72,9 +72,11 @@ def augment(window: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
 
 def scene_edge_order(window: int, p: float, rng: np.random.Generator) -> list[int]:
     """With probability `p`, the frame order of a window that meets a scene cut (or a clip's
-    end), as vsvsr.engine.windows.WindowGrid builds it: the slots beyond the cut repeat the
-    nearest in-shot frame. Mostly on one side (1 .. window-1 slots); in one window of five
-    on both, as a shot shorter than the window gives. Otherwise the window as it is.
+    end) as vsvsr.engine.windows.WindowGrid builds it in a shot shorter than the window: the
+    slots beyond the cut repeat the nearest in-shot frame. Mostly on one side (1 .. window-1
+    slots); in one window of five on both. Otherwise the window as it is. (Until session 17 the
+    engine built such windows at the ends of every shot; it now slides them inside shots at
+    least a window long, so only short shots repeat frames.)
     E.g. [0, 0, 1, 2, 3], [0, 1, 1, 1, 1] or [0, 0, 1, 1, 1] for 5 frames."""
     order = list(range(window))
     if window < 2 or rng.random() >= p:
