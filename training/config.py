@@ -137,8 +137,8 @@ class DataConfig:
     motion: MotionConfig = MotionConfig()
     moving_object: MovingObject = MovingObject()
     # Share of windows cut at a scene edge the way the engine builds them at a cut or a clip's
-    # end (vsvsr.engine.windows): 1 to window-1 slots on one side repeat the nearest in-shot
-    # frame, so the frames next to a cut are trained as often as they are watched.
+    # end in a shot shorter than the window (vsvsr.engine.windows; before session 17, in every
+    # shot): 1 to window-1 slots on one side repeat the nearest in-shot frame.
     scene_edge: float = 0.0
     degradations: Degradations = Degradations()
     epoch_samples: int = 10000  # samples per epoch, the unit the sampler shuffles and shards

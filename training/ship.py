@@ -180,7 +180,7 @@ def window_gains(results: dict[str, Any], name: str) -> dict[str, float]:
 
 def edge_gaps(results: dict[str, Any], name: str) -> dict[str, float]:
     """Per clip (a shot): how much less the first and last frames gain over bicubic (PSNR-Y,
-    dB) than the frames inside, where windows repeat in-shot frames beyond the shot's ends."""
+    dB) than the frames inside, whose windows hold neighbours on both sides."""
     gaps = {}
     for clip in results["clips"]:
         ours, bicubic = clip["metrics"][name]["psnr_y_per_frame"], clip["metrics"]["bicubic"]["psnr_y_per_frame"]
@@ -268,9 +268,9 @@ def card(name: str, model: torch.nn.Module, run: Path, tables: dict[str, dict[st
                      f"| {gains[clip['name']]:+.2f} | {a['tof']:.4f} / {b['tof']:.4f} | {a['tlp']:.5f} / {b['tlp']:.5f} "
                      f"| {a['tlp_signed']:+.5f} / {b['tlp_signed']:+.5f} |")  # fmt: skip
     parts += ["", "## Shot edges", "",
-              "Each clip is one shot; at its first and last frame the engine's windows repeat in-shot frames, "
-              "as at every scene cut. Gain over bicubic (PSNR-Y, dB) of the edge frames and of the frames "
-              "inside, and how much less the edges gain:", "",
+              "Each clip is one shot; its first and last frames have neighbours on one side only (the engine's "
+              "windows slide inside the shot), as at every scene cut. Gain over bicubic (PSNR-Y, dB) of the "
+              "edge frames and of the frames inside, and how much less the edges gain:", "",
               "| clip | edges | inside | gap |", "|---|---:|---:|---:|"]  # fmt: skip
     for clip in x2["clips"]:
         ours, bicubic = clip["metrics"][name]["psnr_y_per_frame"], clip["metrics"]["bicubic"]["psnr_y_per_frame"]
