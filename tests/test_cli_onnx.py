@@ -1,5 +1,7 @@
 """vsvsr export-onnx: the fixed-window graph reproduces the engine's centre mode, through
-onnxruntime directly and through vs-mlrt's core.ort.Model in filter_scripts/upscale_ort.vpy."""
+onnxruntime directly and through vs-mlrt's core.ort.Model in filter_scripts/upscale_ort.vpy.
+Near a clip's ends the graph's windows hold the end frames, where the engine's slide inside the
+clip: there it reproduces the engine's pass over the held window."""
 
 import runpy
 import subprocess
@@ -35,6 +37,16 @@ def centre_engine(model: str, size: int) -> Engine:
     return Engine(weights.load(model), Settings(mode="centre", window=WINDOW, tile=size, precision="fp32"))
 
 
+def centre_frames(engine: Engine, frames: torch.Tensor) -> torch.Tensor:
+    """Each frame from the window centred on it, the clip's end frames held beyond its ends: the
+    engine's centre mode inside the clip, its pass over the held window near the ends."""
+    lead = (WINDOW - 1) // 2
+    held = [frames[[min(max(n + d, 0), len(frames) - 1) for d in range(-lead, WINDOW - lead)]] for n in range(len(frames))]
+    by_engine = engine.upscale_clip(frames)
+    inside = range(lead, len(frames) - (WINDOW - 1 - lead))
+    return torch.stack([by_engine[n] if n in inside else engine.upscale_window(held[n])[lead] for n in range(len(frames))])
+
+
 def test_graph_shape_and_onnxruntime_match_the_engine(exported):
     model, path = exported
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -42,7 +54,7 @@ def test_graph_shape_and_onnxruntime_match_the_engine(exported):
     assert graph_input.shape == [1, 3 * WINDOW, "h", "w"]
     torch.manual_seed(0)
     frames = torch.rand(7, 3, 23, 37)  # odd sizes; more frames than a window, so the ends replicate
-    upscaled = centre_engine(model, 64).upscale_clip(frames)
+    upscaled = centre_frames(centre_engine(model, 64), frames)
     lead = (WINDOW - 1) // 2
     for n in range(len(frames)):
         window = frames[[min(max(n + d, 0), len(frames) - 1) for d in range(-lead, WINDOW - lead)]]
@@ -64,7 +76,7 @@ def test_upscale_ort_vpy_matches_the_engine(exported, tmp_path):
     finally:
         vs.clear_outputs()
     rgbs = vs.core.bs.VideoSource(str(source)).resize.Point(format=vs.RGBS)
-    upscaled = centre_engine(model, 64).upscale_clip(torch.stack([frame_to_tensor(f) for f in rgbs.frames()]))
+    upscaled = centre_frames(centre_engine(model, 64), torch.stack([frame_to_tensor(f) for f in rgbs.frames()]))
     assert (out.format.id, out.width, out.height, out.num_frames) == (vs.RGBS, 80, 64, 6)
     for n in range(out.num_frames):
         assert (frame_to_tensor(out.get_frame(n)) - upscaled[n]).abs().max() < 1e-4
