@@ -37,8 +37,9 @@ MODES = ("context", "fast", "centre")
 
 @dataclass(frozen=True)
 class Window:
-    """One generator input: `frames` are source indices (replicated only in a scene shorter than the window); it produces
-    the output frames `first` .. `first + count - 1`, found at positions `first - start` on."""
+    """One generator input: `frames` are source indices (replicated only in a scene shorter than
+    the window); it produces the output frames `first` .. `first + count - 1`, found at positions
+    `first - start` on."""
 
     scene: int  # first frame of the window's scene: the same in any grid that knows the cuts near it
     start: int  # grid position of frame slot 0 (may lie outside the scene)
