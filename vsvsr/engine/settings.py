@@ -20,9 +20,10 @@ from .windows import MODES
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 # Bytes of one feature plane per generator call on CPU (batch x tile^2 x element size). A
 # call's activations grow with it, and past this they outgrow the caches: through vsr.SRGAN
-# (bench/plugin.py --batches, lite, 64 px tiles, 2 threads) fp32 ran 1.18x as long per pixel in
-# calls of 16 tiles as in calls of 8 (4: 1.04x), while bf16, half the bytes, ran 16, 8 and 4
-# alike (within 3%). CUDA wants big calls: there the batch is 16.
+# (bench/plugin.py --batches, lite, 64 px tiles, 2 threads; README, Benchmarks) fp32 ran 1.18x
+# (session 16) and 1.09x (session 17) as long per pixel in calls of 16 tiles as in calls of 8,
+# while in bf16, half the bytes, 16 ran within 3% of 8 and then 6% faster. On CUDA the batch
+# stays the 16 it always was (no GPU run in bench/ has measured another).
 CPU_BATCH_BYTES = 8 * 64 * 64 * 4
 CUDA_BATCH = 16
 MAX_PASSES = 2  # the network once, or again on its own output (our x4: the paper's cascade)
