@@ -55,16 +55,26 @@ def x2_run(tiny_data, lite_weights, tmp_path_factory) -> tuple[subprocess.Comple
     return subprocess.run(command, check=False, capture_output=True, text=True, cwd=REPO, timeout=600), report
 
 
-def test_prints_the_table(x2_run, tiny_data):
-    result, _ = x2_run
+def test_prints_the_table_and_the_shot_edges(x2_run, tiny_data):
+    result, report = x2_run
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    header = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    table = [line for line in lines if line.startswith("|")]
+    header = [cell.strip() for cell in table[0].strip("|").split("|")]
     assert header == ["Dataset", "Method", "Scale", "Downsampling"] + [c[0] for c in TABLE_COLUMNS]
-    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:]]
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in table[2:]]
     assert [r[1] for r in rows] == ["bicubic", "bilinear", "lanczos", "lite (untrained)"]
     assert all(r[0] == tiny_data.name and r[2] == "x2" and r[3] == "bicubic" for r in rows)
     assert all(float(cell) >= 0 for r in rows for cell in r[4:])
+    # Each clip is a shot: its end frames' gain over bicubic against the frames' inside it.
+    clips = json.loads((report / "results.json").read_text())["clips"]
+    gains = [np.subtract(c["metrics"]["lite"]["psnr_y_per_frame"], c["metrics"]["bicubic"]["psnr_y_per_frame"])
+             for c in clips]  # fmt: skip
+    gap = np.mean([g[1:-1].mean() - (g[0] + g[-1]) / 2 for g in gains])
+    assert [line for line in lines if line.startswith("Shot edges")] == [
+        f"Shot edges: each clip's first and last frames gain {gap:+.3f} dB less over bicubic than the frames "
+        "inside (PSNR-Y, mean over clips)"
+    ]
 
 
 def test_writes_results_json(x2_run, tiny_data):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
 import torch
@@ -35,6 +36,7 @@ from .scoring import (
     EvalSettings,
     baseline_method,
     dataset_label,
+    edge_gaps,
     model_method,
     model_summary,
     notes,
@@ -102,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
     (args.report / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     report.write_index(args.report, results, assets)
     print(report.markdown_table(results, dataset_label(settings)))
+    if "bicubic" in baselines and all(len(c["metrics"]["bicubic"]["psnr_y_per_frame"]) >= 3 for c in results["clips"]):
+        gap = statistics.fmean(edge_gaps(results, label).values())
+        print(f"\nShot edges: each clip's first and last frames gain {gap:+.3f} dB less over bicubic than the "
+              "frames inside (PSNR-Y, mean over clips)")  # fmt: skip
     return 0
 
 

@@ -264,6 +264,22 @@ def notes(model: torch.nn.Module, settings: EvalSettings) -> list[str]:
     return found
 
 
+def shot_edge_gains(results: dict[str, Any], name: str) -> dict[str, tuple[float, float]]:
+    """Per clip (each is one shot): `name`'s mean gain over bicubic (PSNR-Y, dB) at its first and
+    last frames, which have neighbours on one side only as at every scene cut, and inside it."""
+    found = {}
+    for clip in results["clips"]:
+        ours, bicubic = clip["metrics"][name]["psnr_y_per_frame"], clip["metrics"]["bicubic"]["psnr_y_per_frame"]
+        gain = [a - b for a, b in zip(ours, bicubic)]
+        found[clip["name"]] = (statistics.fmean((gain[0], gain[-1])), statistics.fmean(gain[1:-1]))
+    return found
+
+
+def edge_gaps(results: dict[str, Any], name: str) -> dict[str, float]:
+    """Per clip: how much less `name`'s first and last frames gain over bicubic than the frames inside (dB)."""
+    return {clip: inside - edges for clip, (edges, inside) in shot_edge_gains(results, name).items()}
+
+
 def dataset_label(settings: EvalSettings) -> str:
     """How tables name the condition: the set (or folder) and, if any, the compression."""
     name = evalset.label(settings.data)

@@ -57,12 +57,14 @@ from .scoring import (
     EvalSettings,
     baseline_method,
     dataset_label,
+    edge_gaps,
     lr_motion,
     model_method,
     model_summary,
     notes,
     psnr_by_window_position,
     score_methods,
+    shot_edge_gains,
     window_versus_static,
 )
 
@@ -178,17 +180,6 @@ def window_gains(results: dict[str, Any], name: str) -> dict[str, float]:
     return {c["name"]: c["metrics"][name]["psnr_y"] - c["metrics"][window_1(name)]["psnr_y"] for c in results["clips"]}
 
 
-def edge_gaps(results: dict[str, Any], name: str) -> dict[str, float]:
-    """Per clip (a shot): how much less the first and last frames gain over bicubic (PSNR-Y,
-    dB) than the frames inside, whose windows hold neighbours on both sides."""
-    gaps = {}
-    for clip in results["clips"]:
-        ours, bicubic = clip["metrics"][name]["psnr_y_per_frame"], clip["metrics"]["bicubic"]["psnr_y_per_frame"]
-        gain = [a - b for a, b in zip(ours, bicubic)]
-        gaps[clip["name"]] = statistics.fmean(gain[1:-1]) - statistics.fmean((gain[0], gain[-1]))
-    return gaps
-
-
 def bars_table(found: list[Bar]) -> str:
     lines = ["| bar | measured | passed |", "|---|---:|:---:|"]
     lines += [f"| {b.what} | {b.measured} | {'yes' if b.passed else '**no**'} |" for b in found]
@@ -272,11 +263,8 @@ def card(name: str, model: torch.nn.Module, run: Path, tables: dict[str, dict[st
               "windows slide inside the shot), as at every scene cut. Gain over bicubic (PSNR-Y, dB) of the "
               "edge frames and of the frames inside, and how much less the edges gain:", "",
               "| clip | edges | inside | gap |", "|---|---:|---:|---:|"]  # fmt: skip
-    for clip in x2["clips"]:
-        ours, bicubic = clip["metrics"][name]["psnr_y_per_frame"], clip["metrics"]["bicubic"]["psnr_y_per_frame"]
-        gain = [a - b for a, b in zip(ours, bicubic)]
-        edges, inside = statistics.fmean((gain[0], gain[-1])), statistics.fmean(gain[1:-1])
-        parts.append(f"| {clip['name']} | {edges:+.2f} | {inside:+.2f} | {inside - edges:+.2f} |")
+    for clip, (edges, inside) in shot_edge_gains(x2, name).items():
+        parts.append(f"| {clip} | {edges:+.2f} | {inside:+.2f} | {inside - edges:+.2f} |")
     if positions:
         parts += ["", f"PSNR-Y by position in the window (engine fast mode, x2, first {POSITION_CLIPS} "
                   f"`{primary}` clips):", "", "| position | frames | PSNR-Y |", "|---:|---:|---:|"]  # fmt: skip
