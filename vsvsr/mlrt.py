@@ -154,8 +154,9 @@ def _x2(src: vs.VideoNode, props_clip: vs.VideoNode, plan: Plan) -> vs.VideoNode
     windows = _infer(slots, graph_path(plan.weights, window, produced), tile, plan.runtime)
     # A window slid inside its scene at a cut or a clip's end (windows.py) produces from other
     # positions: its frames come from a graph that produces every position, which VapourSynth
-    # runs only for the frames that ask for it.
-    slid = _infer(slots, graph_path(plan.weights, window, range(window)), tile, plan.runtime)
+    # runs only for the frames that ask for it (in fast mode that is the grid's own graph).
+    every = range(window)
+    slid = windows if produced == every else _infer(slots, graph_path(plan.weights, window, every), tile, plan.runtime)
     blank = src.std.BlankClip(width=src.width * 2, height=src.height * 2, length=1, keep=True)
 
     def frame_n(n: int, f: list[vs.VideoFrame]) -> vs.VideoNode:
@@ -164,8 +165,8 @@ def _x2(src: vs.VideoNode, props_clip: vs.VideoNode, plan: Plan) -> vs.VideoNode
         for d, frame in zip(range(-layout.reach, layout.reach + 1), f):
             if n + d in win.frames:
                 check_progressive(frame.props, n + d)
-        on_grid = produced.start <= win.position(win.first) and win.position(win.first) + win.count <= produced.stop
-        outputs, first = (windows, produced.start) if on_grid else (slid, 0)
+        at = win.position(win.first)
+        outputs, first = (windows, produced.start) if produced.start <= at <= produced.stop - win.count else (slid, 0)
         merge = _Merge(tiles, win.position(n) - first)
         one = blank.std.ModifyFrame(clips=[blank, outputs[win.first], src[n]], selector=merge)
         return one.std.Loop(times=0)
