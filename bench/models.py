@@ -13,6 +13,9 @@ earlier rows or of the imports cannot hide it.
 Table 3: what the neighbour reach gate (models/reach_gate.py) costs lite, as the engine calls
 it (a batch of 16 tiles of 64 LR pixels, 5-frame windows producing their 3 inside frames), the
 plain and the gated forward interleaved, in fp32 and bf16.
+Table 4 (alone, 5 repeats: --fold): lite against twins without its 2x2 fold at about its multiply-adds
+(weights/MODEL_CARD.md, "Session 19"), called the same way with the engine's fp32 CPU batch
+(8 tiles), interleaved; bf16 only where the CPU has it natively.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import vsvsr.models as models
+from vsvsr.engine.settings import cpu_has_native_bf16
 
 T = 5
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -48,9 +52,9 @@ def matmul_gflops(dtype: torch.dtype, repeats: int) -> float:
     return 2 * 2048**3 / seconds(lambda: a @ b, repeats) / 1e9
 
 
-def forward_flops(model: torch.nn.Module, x: torch.Tensor) -> int:
+def forward_flops(model: torch.nn.Module, x: torch.Tensor, produce: slice | None = None) -> int:
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
-        model(x)
+        model(x, produce)
     return counter.get_total_flops()
 
 
@@ -136,6 +140,21 @@ def nonlocal_rows(repeats: int) -> list[str]:
     return rows
 
 
+def interleaved_best(variants: dict[str, torch.nn.Module], x: torch.Tensor, repeats: int) -> dict[str, float]:
+    """Best forward time of each model as the engine calls lite (producing the 3 inside frames
+    of 5), the models taking turns within every repeat so that all see the same machine."""
+    best = dict.fromkeys(variants, float("inf"))
+    with torch.inference_mode():
+        for model in variants.values():
+            model(x, slice(1, 4))
+        for _ in range(repeats):
+            for name, model in variants.items():
+                start = time.perf_counter()
+                model(x, slice(1, 4))
+                best[name] = min(best[name], time.perf_counter() - start)
+    return best
+
+
 def gate_rows(repeats: int) -> list[str]:
     torch.manual_seed(0)
     x = torch.rand(16, T, 3, 64, 64)
@@ -145,24 +164,54 @@ def gate_rows(repeats: int) -> list[str]:
         plain = models.build("lite").eval()
         gated = models.build("lite", neighbour_reach=1).eval()
         gated.load_state_dict(plain.state_dict())
-        plain, gated = plain.to(dtype), gated.to(dtype)
-        best = {"plain": float("inf"), "gated": float("inf")}
-        with torch.inference_mode():
-            plain(x, slice(1, 4)), gated(x, slice(1, 4))
-            for _ in range(repeats):  # interleaved, so both see the same machine
-                for name, model in (("plain", plain), ("gated", gated)):
-                    start = time.perf_counter()
-                    model(x, slice(1, 4))
-                    best[name] = min(best[name], time.perf_counter() - start)
+        best = interleaved_best({"plain": plain.to(dtype), "gated": gated.to(dtype)}, x, repeats)
         rows += [f"| {name}, {precision} | {t / produced_mp:.2f} | {t / best['plain']:.2f}x |" for name, t in best.items()]
     return rows
+
+
+# lite's trunk without its 2x2 fold, at about its multiply-adds (weights/MODEL_CARD.md, "Session 19"):
+# full-resolution features, so no separate front; the 3D block, local non-local block and gate as lite's.
+UNFOLDED = dict(unshuffle=1, front_feat=0, temporal_kernel=3, nonlocal_inner=8, neighbour_reach=1)
+TWINS = {
+    "lite (2x2 fold)": dict(neighbour_reach=1),
+    "unfolded, 32 features x 5 blocks": dict(UNFOLDED, num_feat=32, num_blocks=5),
+    "unfolded, 24 features x 8 blocks": dict(UNFOLDED, num_feat=24, num_blocks=8),
+}
+
+
+def fold_rows(repeats: int) -> list[str]:
+    torch.manual_seed(0)
+    x = torch.rand(8, T, 3, 64, 64)  # the engine's fp32 CPU batch of 64-pixel tiles
+    produced_px = 8 * 3 * 64 * 64
+    cost = {}  # name: (parameters, multiply-adds per produced LR pixel)
+    for name, params in TWINS.items():
+        model = models.build("lite", **params).eval()
+        cost[name] = (sum(p.numel() for p in model.parameters()), forward_flops(model, x, slice(1, 4)) / 2 / produced_px)
+    rows = ["| model | params | multiply-adds / produced LR px | precision | s / produced LR MP | against lite |",
+            "|---|---:|---:|---|---:|---:|"]  # fmt: skip
+    lite = next(iter(TWINS))
+    # Without native bf16 (AVX512-BF16 or AMX) the CPU emulates it about 80x slower: no speed to read.
+    timed = {p: dtype for p, dtype in PRECISIONS.items() if p == "fp32" or cpu_has_native_bf16()}
+    for precision, dtype in timed.items():
+        variants = {name: models.build("lite", **params).eval().to(dtype) for name, params in TWINS.items()}
+        best = interleaved_best(variants, x, repeats)
+        rows += [
+            f"| {name} | {cost[name][0] / 1e3:.0f}k | {cost[name][1] / 1e3:.0f}k | {precision} "
+            f"| {t / produced_px * 1e6:.2f} | {t / best[lite]:.2f}x |"
+            for name, t in best.items()
+        ]
+    return rows if len(timed) == len(PRECISIONS) else rows + ["", "(bf16 not timed: this CPU has no native bf16)"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="lite only, 2 repeats")
+    parser.add_argument("--fold", action="store_true", help="table 4 only")
     args = parser.parse_args()
     repeats = 2 if args.quick else 3
+    if args.fold:
+        print("\n".join(fold_rows(5)))
+        return
     names = ["lite"] if args.quick else models.names()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("\n".join(variant_rows(names, repeats)))
@@ -170,6 +219,8 @@ def main() -> None:
     print("\n".join(nonlocal_rows(repeats)))
     print()
     print("\n".join(gate_rows(repeats)))
+    print()
+    print("\n".join(fold_rows(repeats)))
 
 
 if __name__ == "__main__":
