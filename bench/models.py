@@ -12,10 +12,10 @@ over the inputs, in a fresh process with the peak mark reset (Linux /proc), so a
 earlier rows or of the imports cannot hide it.
 Table 3: what the neighbour reach gate (models/reach_gate.py) costs lite, as the engine calls
 it (a batch of 16 tiles of 64 LR pixels, 5-frame windows producing their 3 inside frames), the
-plain and the gated forward interleaved, in fp32 and bf16.
+plain and the gated forward interleaved, in fp32 and (where the CPU has it natively) bf16.
 Table 4 (alone, 5 repeats: --fold): lite against twins without its 2x2 fold at about its multiply-adds
 (weights/MODEL_CARD.md, "Session 19"), called the same way with the engine's fp32 CPU batch
-(8 tiles), interleaved; bf16 only where the CPU has it natively.
+(8 tiles), interleaved; bf16 as in table 3.
 """
 
 from __future__ import annotations
@@ -140,6 +140,16 @@ def nonlocal_rows(repeats: int) -> list[str]:
     return rows
 
 
+def timed_precisions() -> dict[str, torch.dtype]:
+    """The precisions worth timing here: bf16 only where the CPU has it natively (AVX512-BF16 or
+    AMX); elsewhere it is emulated, about 80x slower than fp32 (table 4 on an AVX2 machine)."""
+    return {p: dtype for p, dtype in PRECISIONS.items() if p == "fp32" or cpu_has_native_bf16()}
+
+
+def untimed_note(timed: dict[str, torch.dtype]) -> list[str]:
+    return [] if len(timed) == len(PRECISIONS) else ["", "(bf16 not timed: this CPU has no native bf16)"]
+
+
 def interleaved_best(variants: dict[str, torch.nn.Module], x: torch.Tensor, repeats: int) -> dict[str, float]:
     """Best forward time of each model as the engine calls lite (producing the 3 inside frames
     of 5), the models taking turns within every repeat so that all see the same machine."""
@@ -160,13 +170,14 @@ def gate_rows(repeats: int) -> list[str]:
     x = torch.rand(16, T, 3, 64, 64)
     produced_mp = 16 * 3 * 64 * 64 / 1e6
     rows = ["| lite | s / produced LR MP | gated against plain |", "|---|---:|---:|"]
-    for precision, dtype in PRECISIONS.items():
+    timed = timed_precisions()
+    for precision, dtype in timed.items():
         plain = models.build("lite").eval()
         gated = models.build("lite", neighbour_reach=1).eval()
         gated.load_state_dict(plain.state_dict())
         best = interleaved_best({"plain": plain.to(dtype), "gated": gated.to(dtype)}, x, repeats)
         rows += [f"| {name}, {precision} | {t / produced_mp:.2f} | {t / best['plain']:.2f}x |" for name, t in best.items()]
-    return rows
+    return rows + untimed_note(timed)
 
 
 # lite's trunk without its 2x2 fold, at about its multiply-adds (weights/MODEL_CARD.md, "Session 19"):
@@ -190,8 +201,7 @@ def fold_rows(repeats: int) -> list[str]:
     rows = ["| model | params | multiply-adds / produced LR px | precision | s / produced LR MP | against lite |",
             "|---|---:|---:|---|---:|---:|"]  # fmt: skip
     lite = next(iter(TWINS))
-    # Without native bf16 (AVX512-BF16 or AMX) the CPU emulates it about 80x slower: no speed to read.
-    timed = {p: dtype for p, dtype in PRECISIONS.items() if p == "fp32" or cpu_has_native_bf16()}
+    timed = timed_precisions()
     for precision, dtype in timed.items():
         variants = {name: models.build("lite", **params).eval().to(dtype) for name, params in TWINS.items()}
         best = interleaved_best(variants, x, repeats)
@@ -200,7 +210,7 @@ def fold_rows(repeats: int) -> list[str]:
             f"| {t / produced_px * 1e6:.2f} | {t / best[lite]:.2f}x |"
             for name, t in best.items()
         ]
-    return rows if len(timed) == len(PRECISIONS) else rows + ["", "(bf16 not timed: this CPU has no native bf16)"]
+    return rows + untimed_note(timed)
 
 
 def main() -> None:
