@@ -14,7 +14,7 @@ Table 3: what the neighbour reach gate (models/reach_gate.py) costs lite, as the
 it (a batch of 16 tiles of 64 LR pixels, 5-frame windows producing their 3 inside frames), the
 plain and the gated forward interleaved, in fp32 and (where the CPU has it natively) bf16.
 Table 4 (alone, 5 repeats: --fold): lite against twins without its 2x2 fold at about its multiply-adds
-(weights/MODEL_CARD.md, "Session 19"), called the same way with the engine's fp32 CPU batch
+(weights/MODEL_CARD.md, "Session 19") and against itself with one more trunk block ("Session 20"), called the same way with the engine's fp32 CPU batch
 (8 tiles), interleaved; bf16 as in table 3.
 """
 
@@ -187,6 +187,8 @@ TWINS = {
     "lite (2x2 fold)": dict(neighbour_reach=1),
     "unfolded, 32 features x 5 blocks": dict(UNFOLDED, num_feat=32, num_blocks=5),
     "unfolded, 24 features x 8 blocks": dict(UNFOLDED, num_feat=24, num_blocks=8),
+    # What one more block costs (grown into v2, it bought +0.004 dB in 6,000 steps: "Session 20").
+    "lite, 4 trunk blocks": dict(neighbour_reach=1, num_blocks=4),
 }
 
 
