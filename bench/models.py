@@ -14,8 +14,8 @@ Table 3: what the neighbour reach gate (models/reach_gate.py) costs lite, as the
 it (a batch of 16 tiles of 64 LR pixels, 5-frame windows producing their 3 inside frames), the
 plain and the gated forward interleaved, in fp32 and (where the CPU has it natively) bf16.
 Table 4 (alone, 5 repeats: --fold): lite against twins without its 2x2 fold at about its multiply-adds
-(weights/MODEL_CARD.md, "Session 19") and against itself with one more trunk block ("Session 20"), called the same way with the engine's fp32 CPU batch
-(8 tiles), interleaved; bf16 as in table 3.
+(weights/MODEL_CARD.md, "Session 19") and against itself with one more trunk block ("Session 20"),
+called the same way with the engine's fp32 CPU batch (8 tiles), interleaved; bf16 as in table 3.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`vsvsr upscale --workers N` on a local Ray cluster (loopback only): the frames of two workers
-are bit for bit those of one at the same threads per segment, across segments that start mid-scene and a scene cut inside a
-segment, at x4 (context through both passes), and where the workers seek to keyframes in long-GOP
+are bit for bit those of one at the same threads per segment, across segments that start
+mid-scene and a scene cut inside a segment, at x4 (context through both passes), and where the workers seek to keyframes in long-GOP
 H.264 (and read far less of the file than decoders from the top); a worker killed mid-segment is
 retried; a killed driver's finished segments are reused by --resume; a bad address is one line.
 
@@ -29,6 +29,7 @@ from vsvsr.pipeline.segments import plan_segments
 
 SEGMENT = 9  # frames: segments start every 9 frames (0, 9, 18, 27, 36), the scene cut at 25 lies inside one
 FRAMES = 40
+CPUS = 2  # the test cluster's: each of two workers renders on one torch thread
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +41,12 @@ def job(tmp_path_factory):
                     "mandelbrot=s=64x48:r=25,trim=duration=0.6", "-filter_complex", "[0][1]concat=n=2",
                     "-c:v", "ffv1", str(source)], check=True)  # fmt: skip
     one = folder / "one.mkv"
-    # One worker at the two workers' thread count (each is given 1 of the cluster's 2 CPUs): on
+    # One worker at the two workers' thread count (cluster.Workers gives each its share of CPUS): on
     # some CPUs a kernel's rounding depends on its threads (an Intel Xeon with AMX, session 20:
     # oneDNN's Conv3d on a lone tile differs by 1 ulp at 1 and 2 threads), and the bits promised
     # are those of the same threads per segment.
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(CPUS // 2)
     try:
         assert main(args(source, one, model)) == 0
     finally:
@@ -56,7 +57,7 @@ def job(tmp_path_factory):
 @pytest.fixture(scope="module")
 def ray_cluster():
     sigint = signal.getsignal(signal.SIGINT)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=CPUS, include_dashboard=False, log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
     # The suite's later tests expect Python's own Ctrl-C handler, which a cluster's run has been
