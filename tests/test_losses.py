@@ -139,6 +139,21 @@ def test_adversarial_losses():
     assert losses.discriminator_loss(real, fake, "relativistic").item() == pytest.approx(softplus(-2))
 
 
+def test_temporal_loss_sees_how_frames_change_not_what_they_are():
+    # Ground truth brightening by 0.5 a frame; eps 1e-6, so the loss is the mean |change error|.
+    truth = torch.arange(3.0).mul(0.5).view(1, 3, 1, 1, 1).expand(2, 3, 3, 4, 4)  # (B, T, 3, H, W)
+    # An output off by the same 0.2 in every frame changes as the truth does: no temporal loss,
+    # though its per-frame loss is 0.2.
+    assert losses.temporal_loss(truth + 0.2, truth, eps=1e-6) == pytest.approx(0.0, abs=1e-5)
+    # A still output (too steady) misses each change by 0.5; one that flickers +-0.1 by 0.2.
+    still = truth[:, :1].expand_as(truth)
+    assert losses.temporal_loss(still, truth, eps=1e-6) == pytest.approx(0.5)
+    flicker = truth + torch.tensor([0.1, -0.1, 0.1]).view(1, 3, 1, 1, 1)
+    assert losses.temporal_loss(flicker, truth, eps=1e-6) == pytest.approx(0.2)
+    with pytest.raises(ValueError, match="T >= 2"):
+        losses.temporal_loss(truth[:, :1], truth[:, :1])
+
+
 def test_criterion_weighs_the_active_losses():
     config = LossConfig(charbonnier=2.0, sobel=0.5, charbonnier_eps=1e-3)
     criterion = losses.Criterion(config, torch.device("cpu"))
@@ -149,3 +164,15 @@ def test_criterion_weighs_the_active_losses():
     assert set(terms) == {"charbonnier", "sobel"} and all(t.dtype == torch.float32 for t in terms.values())
     assert terms["charbonnier"].item() == pytest.approx(2.0 * losses.charbonnier_loss(flat_p, flat_t).item(), rel=1e-6)
     assert terms["sobel"].item() == pytest.approx(0.5 * losses.sobel_loss(flat_p, flat_t).item(), rel=1e-6)
+
+
+def test_criterion_takes_the_temporal_loss_over_each_window():
+    criterion = losses.Criterion(LossConfig(charbonnier=1.0, temporal=0.5), torch.device("cpu"))
+    pred, target = torch.rand(2, 3, 3, 8, 8), torch.rand(2, 3, 3, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        terms = criterion(pred, target)
+    assert set(terms) == {"charbonnier", "temporal"} and terms["temporal"].dtype == torch.float32
+    assert terms["temporal"].item() == pytest.approx(0.5 * losses.temporal_loss(pred, target).item(), rel=1e-6)
+    # Frames of different windows are never differenced (as they would be once flattened).
+    joined = losses.temporal_loss(pred.flatten(0, 1)[None], target.flatten(0, 1)[None])
+    assert terms["temporal"].item() != pytest.approx(0.5 * joined.item(), rel=1e-3)

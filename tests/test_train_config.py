@@ -57,6 +57,8 @@ def test_defaults_fill_missing_sections(tmp_path):
         ({"train": {"betas": [0.9]}}, r"train\.betas must be a list of 2 values"),
         ({"data": {"sources": [{"kind": "reds"}]}}, r"path is required"),
         ({"surprise": 1}, r"surprise: unknown key"),
+        ({"data": {"window": 1}, "phases": [{"name": "p", "steps": 1, "losses": {"charbonnier": 1.0, "temporal": 0.5}}]},
+         r"phases\[p\]\.losses\.temporal compares frames of a window: set data\.window to 2 or more"),
     ],
 )
 def test_mistakes_name_the_key(tmp_path, change, message):

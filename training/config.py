@@ -193,6 +193,7 @@ class LossConfig:
     pyramid_levels: int = 3
     gradient: float = 0.0
     ssim: float = 0.0
+    temporal: float = 0.0  # frame-to-frame changes against the truth's (Charbonnier, charbonnier_eps)
     edge_distance: str = "l1"  # how filtered images are compared (laplacian, sobel, ricker, gradient)
     adversarial: float = 0.0  # > 0 trains the discriminator in this phase
     gan_type: str = "relativistic"  # or "vanilla"
@@ -209,7 +210,7 @@ class LossConfig:
     @staticmethod
     def weight_names() -> tuple[str, ...]:
         return ("mse", "charbonnier", "perceptual", "lpips", "laplacian", "sobel", "ricker", "pyramid", "gradient",
-                "ssim", "adversarial")  # fmt: skip
+                "ssim", "temporal", "adversarial")  # fmt: skip
 
     def active(self) -> tuple[str, ...]:
         return tuple(n for n in self.weight_names() if getattr(self, n) > 0)
@@ -299,6 +300,10 @@ class Config:
         _require(len(self.phases) >= 1, "phases must list at least one phase")
         names = [p.name for p in self.phases]
         _require(len(set(names)) == len(names), f"phases: names must be unique, not {names}")
+        for p in self.phases:
+            _require(p.losses.temporal == 0 or self.data.window >= 2,
+                     f"phases[{p.name}].losses.temporal compares frames of a window: set data.window to 2 or more "
+                     f"(it is {self.data.window}) or the temporal weight to 0")  # fmt: skip
         multiple = self.size_multiple
         for where, cascade in [("cascade", self.cascade)] + [
             (f"phases[{i}].cascade", p.cascade) for i, p in enumerate(self.phases) if p.cascade is not None

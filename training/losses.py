@@ -42,6 +42,16 @@ def charbonnier_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3
     return ((pred - target).square() + eps * eps).sqrt().mean()
 
 
+def temporal_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Charbonnier of the frame-to-frame changes, ``(x_t - x_{t-1}) - (y_t - y_{t-1})``, over the
+    window's frames ((..., T, 3, H, W), T >= 2). The per-frame losses say nothing of how errors
+    move: a window model that keeps its neighbours' texture where the truth changes (too steady,
+    tLP's sign) or lets its error jump from frame to frame (flicker) pays here and nowhere else."""
+    if pred.ndim < 5 or pred.shape[-4] < 2:
+        raise ValueError(f"temporal loss: needs (..., T, 3, H, W) with T >= 2, got shape {tuple(pred.shape)}")
+    return charbonnier_loss(pred.diff(dim=-4), target.diff(dim=-4), eps)
+
+
 def distance(a: torch.Tensor, b: torch.Tensor, kind: str = "l1") -> torch.Tensor:
     """Mean absolute ("l1") or squared ("l2") difference."""
     return (a - b).abs().mean() if kind == "l1" else (a - b).square().mean()
@@ -225,7 +235,8 @@ PIXEL_LOSSES = {
 
 class Criterion(nn.Module):
     """The weighted non-adversarial losses of one phase: `(pred, target) -> {name: weighted loss}`
-    for (..., 3, H, W) images (leading dims are flattened into the batch)."""
+    for (..., T, 3, H, W) windows of frames (the leading dims are flattened into the batch for all
+    but the temporal loss)."""
 
     def __init__(self, config: LossConfig, device: torch.device) -> None:
         super().__init__()
@@ -235,15 +246,18 @@ class Criterion(nn.Module):
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         c = self.config
-        pred, target = pred.flatten(0, -4), target.flatten(0, -4)  # (N, 3, H, W)
         terms = {}
         # Pixel and edge losses in float32 even under autocast: bf16 filter responses of two
         # nearly equal images differ mostly by rounding.
         with torch.autocast(pred.device.type, enabled=False):
             p32, t32 = pred.float(), target.float()
+            if c.temporal > 0:  # on the window's frames, before they are flattened into the batch
+                terms["temporal"] = c.temporal * temporal_loss(p32, t32, c.charbonnier_eps)
+            p32, t32 = p32.flatten(0, -4), t32.flatten(0, -4)
             for name, loss in PIXEL_LOSSES.items():
                 if getattr(c, name) > 0:
                     terms[name] = getattr(c, name) * loss(p32, t32, c)
+        pred, target = pred.flatten(0, -4), target.flatten(0, -4)  # (N, 3, H, W)
         if self.perceptual is not None:
             terms["perceptual"] = c.perceptual * self.perceptual(pred, target)
         if self.lpips is not None:
